@@ -1,0 +1,68 @@
+# The Softplus course. `make lab` opens the course, `make test` runs every check.
+# The first use of any target creates a virtual environment in .venv and installs everything.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ifeq ($(OS),Windows_NT)
+BIN := $(VENV)/Scripts
+endif
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+# The CPU build of PyTorch. On Linux, PyPI's default torch wheel is a CUDA build of several GB;
+# set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu there to get the small CPU one.
+TORCH ?= torch==2.13.0
+TORCH_INDEX_URL ?=
+PIP := $(PY) -m pip install --disable-pip-version-check
+
+.PHONY: help install lab test release execute grade demo-grade bench lint format clean
+
+help:
+	@echo "Learners:     make lab         open the course in JupyterLab"
+	@echo "              make test        run the whole test suite"
+	@echo "Instructors:  make release     regenerate course/ from solutions/"
+	@echo "              make execute     re-run solutions/ notebooks and store their outputs"
+	@echo "              make grade       autograde submitted/ -> grades.csv, feedback/"
+	@echo "              make demo-grade  grade the bundled sample submissions"
+	@echo "              make bench       time lessons, autograding and the test suite"
+	@echo "Maintainers:  make lint | format | clean"
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL)) "$(TORCH)"
+	$(PIP) -e ".[dev]"
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab course
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+release: $(STAMP)
+	$(PY) -m softplus_course.pipeline release
+
+execute: $(STAMP)
+	$(PY) -m softplus_course.pipeline execute
+
+grade: $(STAMP)
+	$(PY) -m softplus_course.pipeline grade
+
+demo-grade: $(STAMP)
+	$(PY) -m softplus_course.pipeline demo-grade
+
+bench: $(STAMP)
+	$(PY) -m softplus_course.pipeline bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf autograded feedback gradebook.db grades.csv .pytest_cache

@@ -1,0 +1,87 @@
+"""Command line of the instructor pipeline: ``python -m softplus_course.pipeline <command>``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from .grading import grade_course
+from .lessons import discover_lessons, find_root
+from .nbgrader_ops import release
+from .notebooks import execute_in_place
+
+SAMPLES = Path("tests") / "sample_submissions"
+
+
+def _lessons(root: Path, names: list[str]):
+    lessons = discover_lessons(root)
+    if not names:
+        return lessons
+    known = {lesson.name: lesson for lesson in lessons}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SystemExit(f"unknown lesson(s) {unknown}; known: {sorted(known)}")
+    return [known[n] for n in names]
+
+
+def cmd_release(root: Path, args: argparse.Namespace) -> int:
+    for path in release(root, _lessons(root, args.lessons)):
+        print(f"released {path.relative_to(root)}")
+    return 0
+
+
+def cmd_execute(root: Path, args: argparse.Namespace) -> int:
+    for lesson in _lessons(root, args.lessons):
+        execute_in_place(lesson.source)
+        print(f"executed {lesson.source.relative_to(root)}")
+    return 0
+
+
+def cmd_grade(root: Path, args: argparse.Namespace) -> int:
+    return grade_course(root)
+
+
+def cmd_demo_grade(root: Path, args: argparse.Namespace) -> int:
+    samples = root / SAMPLES
+    students = sorted(p for p in samples.iterdir() if p.is_dir())
+    for student in students:
+        target = root / "submitted" / student.name
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(student, target)
+    print(f"Copied {len(students)} sample students from {SAMPLES} into submitted/.")
+    return grade_course(root)
+
+
+def cmd_bench(root: Path, args: argparse.Namespace) -> int:
+    from .bench import run_bench  # imported here: it pulls in the timing machinery
+
+    return run_bench(root, _lessons(root, args.lessons), suite=not args.no_suite)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m softplus_course.pipeline", description=__doc__)
+    parser.add_argument("--root", type=Path, default=None, help="course root (default: found)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in [
+        ("release", cmd_release, "regenerate course/ from solutions/"),
+        ("execute", cmd_execute, "execute solutions notebooks in place (commit their outputs)"),
+        ("grade", cmd_grade, "autograde submitted/, write grades.csv and feedback/"),
+        ("demo-grade", cmd_demo_grade, "copy the sample submissions into submitted/ and grade"),
+        ("bench", cmd_bench, "time lesson execution, autograding, and the test suite"),
+    ]:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(func=func)
+        if name in ("release", "execute", "bench"):
+            p.add_argument("lessons", nargs="*", help="lesson names (default: all)")
+        if name == "bench":
+            p.add_argument("--no-suite", action="store_true", help="skip timing the test suite")
+    args = parser.parse_args(argv)
+    root = find_root(args.root)
+    return args.func(root, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

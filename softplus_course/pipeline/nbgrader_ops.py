@@ -1,0 +1,102 @@
+"""Thin, typed wrappers around nbgrader's Python API, configured from the course root."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from nbgrader.apps import NbGraderAPI
+from nbgrader.validator import Validator
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+from .lessons import CONFIG_FILE, Lesson, discover_lessons
+
+__all__ = ["load_config", "make_api", "release", "release_to", "validate", "NbgraderFailure"]
+
+
+class NbgraderFailure(RuntimeError):
+    """An nbgrader step that reported failure; the message holds nbgrader's own error text."""
+
+
+def load_config(root: Path | str, **overrides: str) -> Config:
+    """Read ``root/nbgrader_config.py`` and pin the course root (and any ``CourseDirectory``
+    trait given as a keyword, such as ``release_directory`` or ``db_url``)."""
+    root = Path(root).resolve()
+    cfg = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    cfg.CourseDirectory.root = str(root)
+    for key, value in overrides.items():
+        setattr(cfg.CourseDirectory, key, value)
+    return cfg
+
+
+def make_api(root: Path | str, **overrides: str) -> NbGraderAPI:
+    """An :class:`NbGraderAPI` for the course at ``root``; see :func:`load_config`."""
+    return NbGraderAPI(config=load_config(root, **overrides))
+
+
+def check(result: dict, what: str) -> dict:
+    """Raise :class:`NbgraderFailure` if an NbGraderAPI call reported failure."""
+    if not result.get("success"):
+        error = (result.get("error") or result.get("log") or "no message").strip()
+        raise NbgraderFailure(f"{what} failed: {error}")
+    return result
+
+
+def release_to(
+    root: Path | str,
+    destination: Path | str,
+    lessons: Iterable[Lesson] | None = None,
+    *,
+    db_url: str | None = None,
+) -> list[Path]:
+    """Generate the student version of each lesson into ``destination/<lesson>/``.
+
+    With ``db_url`` None, a throw-away gradebook is used, so nothing in the course changes
+    except ``destination``. Returns the paths of the generated notebooks.
+    """
+    root = Path(root).resolve()
+    destination = Path(destination).resolve()
+    lessons = list(discover_lessons(root) if lessons is None else lessons)
+    with tempfile.TemporaryDirectory(prefix="softplus-release-") as scratch:
+        api = make_api(
+            root,
+            release_directory=str(destination),
+            db_url=db_url or f"sqlite:///{Path(scratch) / 'gradebook.db'}",
+        )
+        for lesson in lessons:
+            check(api.generate_assignment(lesson.name, force=True, create=True), lesson.name)
+    return [destination / lesson.name / lesson.notebook for lesson in lessons]
+
+
+def release(root: Path | str, lessons: Iterable[Lesson] | None = None) -> list[Path]:
+    """Regenerate ``course/`` from ``solutions/`` (all lessons, or the ones given).
+
+    The new version is built beside the old one first, so a failing lesson leaves ``course/``
+    as it was.
+    """
+    root = Path(root).resolve()
+    lessons = list(discover_lessons(root) if lessons is None else lessons)
+    course = root / "course"
+    with tempfile.TemporaryDirectory(prefix="softplus-release-") as staging:
+        release_to(root, staging, lessons)
+        for lesson in lessons:
+            target = course / lesson.name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(Path(staging) / lesson.name, target)
+    return [lesson.release for lesson in lessons]
+
+
+def validate(root: Path | str, notebook: Path | str, *, invert: bool = False) -> dict:
+    """Run nbgrader's validator on one notebook and return its result dictionary.
+
+    An empty dictionary means success: every test passes, or with ``invert`` every test fails.
+    Otherwise the keys ``failed``, ``passed`` (with ``invert``), ``changed`` or ``type_changed``
+    list the offending cells. (``nbgrader validate`` on the command line exits 0 either way.)
+    """
+    validator = Validator(config=load_config(root))
+    validator.invert = invert
+    return validator.validate(str(Path(notebook).resolve()))

@@ -1,0 +1,218 @@
+"""Plot helpers for the lessons.
+
+Every helper takes the data to draw and an optional ``ax``; it draws on that axes (or on a
+new figure's axes when ``ax`` is None), sets the axis labels and the legend, and returns the
+axes so that a lesson can add to it. Call :func:`use_style` once in a lesson's setup cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+__all__ = [
+    "STYLE_PATH",
+    "use_style",
+    "plot_functions",
+    "plot_with_derivative",
+    "plot_family",
+    "plot_errors",
+]
+
+STYLE_PATH = Path(__file__).with_name("softplus.mplstyle")
+
+Curve = Callable[[np.ndarray], np.ndarray] | np.ndarray | Sequence[float]
+
+
+def use_style() -> None:
+    """Apply the course's matplotlib style (colour-blind-safe colours, grid, sizes)."""
+    plt.style.use(STYLE_PATH)
+
+
+def _grid(x: object, name: str = "x") -> np.ndarray:
+    """Return ``x`` as a 1-D float array of at least two points, or raise naming ``name``."""
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a 1-D array of numbers, got {type(x).__name__}") from exc
+    if arr.ndim != 1 or arr.size < 2:
+        raise ValueError(f"{name} must be a 1-D array with at least 2 points, got shape {arr.shape}")
+    return arr
+
+
+def _values(curve: object, x: np.ndarray, label: str) -> np.ndarray:
+    """Evaluate ``curve`` on ``x`` (if callable) and check that it matches ``x`` in shape."""
+    y = curve(x) if callable(curve) else curve
+    try:
+        y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"curve {label!r} must give numbers, got {type(y).__name__}") from exc
+    if y.shape != x.shape:
+        raise ValueError(f"curve {label!r} has shape {y.shape}, but x has shape {x.shape}")
+    return y
+
+
+def _axes(ax: Axes | None) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots()
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes or None, got {type(ax).__name__}")
+    return ax
+
+
+def plot_functions(
+    x: object,
+    curves: Mapping[str, Curve],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "x",
+    ylabel: str = "f(x)",
+    styles: Mapping[str, str] | None = None,
+) -> Axes:
+    """Draw several functions of ``x`` on one axes, one labelled line each.
+
+    Parameters
+    ----------
+    x : array_like
+        1-D grid of inputs.
+    curves : mapping of str to callable or array
+        Legend label -> function of ``x`` (called once with the whole grid) or values on ``x``.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    title, xlabel, ylabel : str
+        Axis texts.
+    styles : mapping of str to str, optional
+        Legend label -> matplotlib format string (``"--"``, ``":k"``) for some of the curves.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> ax = plot_functions(np.linspace(-3, 3, 61), {"ReLU": lambda x: np.maximum(x, 0)})
+    """
+    xs = _grid(x)
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError("curves must be a non-empty mapping of label -> function or values")
+    styles = dict(styles or {})
+    unknown = set(styles) - set(curves)
+    if unknown:
+        raise ValueError(f"styles names curves that are not plotted: {sorted(unknown)}")
+    ax = _axes(ax)
+    for label, curve in curves.items():
+        ax.plot(xs, _values(curve, xs, label), styles.get(label, "-"), label=label)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend()
+    return ax
+
+
+def plot_with_derivative(
+    f: Callable[[np.ndarray], np.ndarray],
+    df: Callable[[np.ndarray], np.ndarray],
+    x: object,
+    *,
+    name: str = "f",
+    ax: Axes | None = None,
+    title: str | None = None,
+) -> Axes:
+    """Draw a function and its derivative on one axes (the derivative dashed).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if not callable(f) or not callable(df):
+        raise TypeError("f and df must be callables taking an array")
+    return plot_functions(
+        x,
+        {f"{name}(x)": f, f"{name}'(x)": df},
+        ax=ax,
+        title=title,
+        ylabel="value",
+        styles={f"{name}'(x)": "--"},
+    )
+
+
+def plot_family(
+    f: Callable[[np.ndarray, float], np.ndarray],
+    x: object,
+    values: Sequence[float],
+    *,
+    param: str = "β",
+    ax: Axes | None = None,
+    reference: tuple[str, Callable[[np.ndarray], np.ndarray]] | None = None,
+    title: str | None = None,
+    ylabel: str = "f(x)",
+) -> Axes:
+    """Draw ``f(x, value)`` for each parameter value, optionally with a dashed reference curve.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, value)`` for a grid ``x`` and one parameter value.
+    values : sequence of float
+        Parameter values, one line each, labelled ``"<param> = <value>"``.
+    reference : (label, callable), optional
+        A curve drawn dashed in black for comparison (for example ReLU).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if not callable(f):
+        raise TypeError("f must be a callable f(x, value)")
+    values = list(values)
+    if not values:
+        raise ValueError("values must name at least one parameter value")
+    xs = _grid(x)
+    curves: dict[str, Curve] = {f"{param} = {v:g}": (lambda t, v=v: f(t, v)) for v in values}
+    styles = {}
+    if reference is not None:
+        label, ref = reference
+        curves[label] = ref
+        styles[label] = "--k"
+    return plot_functions(xs, curves, ax=ax, title=title, ylabel=ylabel, styles=styles)
+
+
+def plot_errors(
+    x: object,
+    errors: Mapping[str, Curve],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "x",
+    ylabel: str = "error",
+    logy: bool = True,
+    floor: float | None = None,
+) -> Axes:
+    """Draw error curves, by default on a logarithmic y axis.
+
+    A log axis cannot show an error of exactly 0; with ``floor`` set, errors below it are drawn
+    at ``floor`` (and the axis label says so) instead of leaving gaps in the line.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    xs = _grid(x)
+    if floor is not None and not floor > 0:
+        raise ValueError(f"floor must be a positive number, got {floor!r}")
+    curves: dict[str, np.ndarray] = {}
+    for label, curve in errors.items():
+        y = np.abs(_values(curve, xs, label))
+        curves[label] = np.maximum(y, floor) if floor is not None else y
+    ax = plot_functions(xs, curves, ax=ax, title=title, xlabel=xlabel, ylabel=ylabel)
+    if logy:
+        ax.set_yscale("log")
+        if floor is not None:
+            ax.set_ylabel(f"{ylabel} (values below {floor:g} drawn at {floor:g})")
+    return ax
