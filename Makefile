@@ -13,6 +13,7 @@ STAMP := $(VENV)/.installed
 # set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu there to get the small CPU one.
 TORCH ?= torch==2.13.0
 TORCH_INDEX_URL ?=
+export PATH := $(abspath $(BIN)):$(PATH)
 PIP := $(PY) -m pip install --disable-pip-version-check
 
 .PHONY: help install lab test release execute grade demo-grade bench lint format clean

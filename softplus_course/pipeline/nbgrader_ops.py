@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,6 +15,12 @@ from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
 from .lessons import CONFIG_FILE, Lesson, discover_lessons
+
+# nbgrader runs the `alembic` command (installed beside this Python) whenever it opens the
+# gradebook. When the environment is not activated, that folder is not on PATH: put it there.
+_BIN = str(Path(sys.executable).parent)
+if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 __all__ = ["load_config", "make_api", "release", "release_to", "validate", "NbgraderFailure"]
 
@@ -40,8 +48,13 @@ def make_api(root: Path | str, **overrides: str) -> NbGraderAPI:
 def check(result: dict, what: str) -> dict:
     """Raise :class:`NbgraderFailure` if an NbGraderAPI call reported failure."""
     if not result.get("success"):
-        error = (result.get("error") or result.get("log") or "no message").strip()
-        raise NbgraderFailure(f"{what} failed: {error}")
+        # nbgrader's own reasons are in its log, as [ERROR] lines; its "error" is a traceback
+        # that ends in "see above".
+        log = result.get("log") or ""
+        errors = [line[len("[ERROR] ") :] for line in log.splitlines() if line.startswith("[ERROR]")]
+        reasons = [e for e in errors if "see the the above" not in e and "Traceback" not in e]
+        detail = "; ".join(reasons) or (result.get("error") or "no message").strip()
+        raise NbgraderFailure(f"{what} failed: {detail}")
     return result
 
 
