@@ -26,3 +26,13 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Autograding runs every cell with a time limit, so an endless loop costs at most this long per
 # cell. Every lesson runs in well under 20 s in total, so a minute per cell is generous.
 c.Execute.timeout = 60
+# ipykernel warns on stderr about its TCP transport at every start; keep the grading log quiet.
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+
+# Feedback shows each exercise's points and the visible tests' output, never the hidden tests'
+# source: ClearHiddenTests removes the hidden region before the HTML is written.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

@@ -36,6 +36,8 @@ def use_style() -> None:
 def _grid(x: object, name: str = "x") -> np.ndarray:
     """Return ``x`` as a 1-D float array of at least two points, or raise naming ``name``."""
     try:
+        if x is None:  # np.asarray would make it nan
+            raise TypeError("None is not a number")
         arr = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a 1-D array of numbers, got {type(x).__name__}") from exc
@@ -48,6 +50,8 @@ def _values(curve: object, x: np.ndarray, label: str) -> np.ndarray:
     """Evaluate ``curve`` on ``x`` (if callable) and check that it matches ``x`` in shape."""
     y = curve(x) if callable(curve) else curve
     try:
+        if y is None:  # np.asarray would make it nan; most often a function missing its `return`
+            raise TypeError("None is not a number")
         y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"curve {label!r} must give numbers, got {type(y).__name__}") from exc
@@ -104,9 +108,12 @@ def plot_functions(
     unknown = set(styles) - set(curves)
     if unknown:
         raise ValueError(f"styles names curves that are not plotted: {sorted(unknown)}")
+    # Evaluate and check every curve before drawing: a bad curve must leave no half-drawn axes
+    # and no empty new figure behind.
+    ys = {label: _values(curve, xs, label) for label, curve in curves.items()}
     ax = _axes(ax)
-    for label, curve in curves.items():
-        ax.plot(xs, _values(curve, xs, label), styles.get(label, "-"), label=label)
+    for label, y in ys.items():
+        ax.plot(xs, y, styles.get(label, "-"), label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -204,8 +211,10 @@ def plot_errors(
     matplotlib Axes
     """
     xs = _grid(x)
-    if floor is not None and not floor > 0:
-        raise ValueError(f"floor must be a positive number, got {floor!r}")
+    if floor is not None and not (floor > 0 and np.isfinite(floor)):
+        raise ValueError(f"floor must be a positive finite number, got {floor!r}")
+    if not isinstance(errors, Mapping) or not errors:
+        raise ValueError("errors must be a non-empty mapping of label -> function or values")
     curves: dict[str, np.ndarray] = {}
     for label, curve in errors.items():
         y = np.abs(_values(curve, xs, label))
@@ -213,6 +222,6 @@ def plot_errors(
     ax = plot_functions(xs, curves, ax=ax, title=title, xlabel=xlabel, ylabel=ylabel)
     if logy:
         ax.set_yscale("log")
-        if floor is not None:
-            ax.set_ylabel(f"{ylabel} (values below {floor:g} drawn at {floor:g})")
+    if floor is not None:
+        ax.set_ylabel(f"{ylabel} (values below {floor:g} drawn at {floor:g})")
     return ax

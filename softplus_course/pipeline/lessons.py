@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,15 +81,21 @@ def discover_lessons(root: Path | str) -> list[Lesson]:
 
 
 def read_notebook(path: Path | str) -> nbformat.NotebookNode:
-    """Read and validate a notebook, raising :class:`NotebookError` with the reason if broken."""
+    """Read and validate a notebook, raising :class:`NotebookError` with the reason if broken.
+
+    The two ways a file can be broken get different messages: not JSON at all ("not a
+    readable notebook", with the line and column), or JSON that is not a notebook ("not a valid
+    notebook", with the first schema error).
+    """
     path = Path(path)
     try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:  # nbformat raises several types for unreadable files
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise NotebookError(f"{path.name} is not a readable notebook: {_first_line(exc)}") from exc
     try:
+        nb = nbformat.reads(json.dumps(data), as_version=4)
         nbformat.validate(nb)
-    except nbformat.ValidationError as exc:
+    except Exception as exc:  # nbformat raises several types for JSON that is not a notebook
         raise NotebookError(f"{path.name} is not a valid notebook: {_first_line(exc)}") from exc
     return nb
 

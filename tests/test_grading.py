@@ -1,0 +1,204 @@
+"""The grading pipeline: bad input never stops the class, and the reports say what happened."""
+
+from __future__ import annotations
+
+import csv
+
+import nbformat
+import pytest
+from conftest import LESSONS, ROOT
+
+from softplus_course.pipeline import (
+    SubmissionResult,
+    discover_lessons,
+    fill_answers,
+    find_root,
+    read_notebook,
+    strip_solution_markers,
+    summary,
+    write_csv,
+)
+from softplus_course.pipeline import grading as grading_module
+from softplus_course.pipeline.lessons import NotebookError, graded_cells
+
+FIRST = LESSONS[0]
+
+
+# --- malformed submissions in the graded class ------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("student", "reason"),
+    [
+        ("broken_json", "is not a readable notebook"),
+        ("broken_schema", "is not a valid notebook"),
+    ],
+)
+def test_unreadable_notebooks_are_reported_not_graded(graded_course, student, reason):
+    _, results = graded_course
+    r = results[(student, FIRST.name)]
+    assert r.status == "not graded"
+    assert reason in r.reason
+    assert r.score == 0 and set(r.scores) == set(r.max_scores) and r.max_score > 0
+
+
+@pytest.mark.slow
+def test_unknown_lesson_folder_is_reported(graded_course):
+    _, results = graded_course
+    r = results[("wrong_folder", "99_no_such_lesson")]
+    assert r.status == "not graded" and "no lesson named '99_no_such_lesson'" in r.reason
+
+
+@pytest.mark.slow
+def test_unknown_kernel_name_is_graded_with_the_course_kernel(graded_course):
+    _, results = graded_course
+    r = results[("unknown_kernel", FIRST.name)]
+    assert r.status == "graded", r.reason
+    assert r.score == r.max_score
+
+
+@pytest.mark.slow
+def test_deleted_answer_cell_loses_only_that_exercise(graded_course):
+    _, results = graded_course
+    r = results[("deleted_answer", FIRST.name)]
+    assert r.status == "graded", r.reason
+    assert r.scores["test_softplus"] == 0
+    assert all(r.scores[k] == r.max_scores[k] for k in r.scores if k != "test_softplus")
+
+
+@pytest.mark.slow
+def test_feedback_is_written_for_every_graded_submission(graded_course):
+    course, results = graded_course
+    for (student, lesson), r in results.items():
+        html = course / "feedback" / student / lesson / f"{lesson}.html"
+        assert html.is_file() == (r.status == "graded"), (student, lesson)
+
+
+@pytest.mark.slow
+def test_feedback_shows_scores_but_not_hidden_tests(graded_course):
+    course, _ = graded_course
+    html = (course / "feedback" / "solution" / FIRST.name / f"{FIRST.name}.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in html and "_warnings.simplefilter" not in html
+    for grade_id, _ in graded_cells(read_notebook(FIRST.source)):
+        assert grade_id in html, f"feedback does not mention {grade_id}"
+
+
+@pytest.mark.slow
+def test_gradebook_has_every_graded_submission(graded_course):
+    from nbgrader.api import Gradebook
+
+    course, results = graded_course
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for (student, lesson), r in results.items():
+            if r.status == "graded":
+                nb = gb.find_submission_notebook(lesson, lesson, student)
+                assert nb.score == r.score, (student, lesson)
+
+
+# --- reports: grades.csv, the summary, the exit status --------------------------------------
+
+
+def _results():
+    ok = SubmissionResult("ada", "01_definition", scores={"test_a": 2.0, "test_b": 0.0},
+                          max_scores={"test_a": 2.0, "test_b": 3.0})
+    bad = SubmissionResult("bo", "01_definition", status="not graded", reason="broken JSON",
+                           scores={"test_a": 0.0, "test_b": 0.0},
+                           max_scores={"test_a": 2.0, "test_b": 3.0})
+    other = SubmissionResult("ada", "02_derivative", scores={"test_c": 1.5},
+                             max_scores={"test_c": 4.0})
+    return [ok, bad, other]
+
+
+def test_write_csv_has_one_row_per_student_and_lesson(tmp_path):
+    path = write_csv(_results(), tmp_path / "grades.csv")
+    with path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["student"], r["lesson"]) for r in rows] == [
+        ("ada", "01_definition"), ("bo", "01_definition"), ("ada", "02_derivative")]
+    assert rows[0]["score"] == "2" and rows[0]["max_score"] == "5"
+    assert rows[0]["test_a"] == "2" and rows[0]["test_b"] == "0" and rows[0]["test_c"] == ""
+    assert rows[1]["status"] == "not graded" and rows[1]["reason"] == "broken JSON"
+    assert rows[2]["test_c"] == "1.5" and rows[2]["test_a"] == ""
+
+
+def test_summary_names_each_failure_and_its_reason():
+    text = summary(_results(), seconds=1.25)
+    assert "2 of 3 submissions from 2 students graded in 1.2 s." in text
+    assert "bo / 01_definition: broken JSON" in text
+    assert "ada" in text and "2/5" in text
+
+
+def test_summary_of_nothing_says_where_submissions_go():
+    assert "submitted/<student>/<lesson>/" in summary([])
+
+
+def test_grade_course_exit_status(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(grading_module, "grade", lambda root: _results())
+    assert grading_module.grade_course(tmp_path) == 1
+    assert (tmp_path / "grades.csv").is_file()
+    assert "Could not grade 1" in capsys.readouterr().out
+    monkeypatch.setattr(grading_module, "grade", lambda root: _results()[:1])
+    assert grading_module.grade_course(tmp_path) == 0
+
+
+def test_find_submissions_skips_hidden_folders(tmp_path):
+    (tmp_path / "submitted" / "ada" / "01_definition").mkdir(parents=True)
+    (tmp_path / "submitted" / "ada" / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "submitted" / ".cache").mkdir()
+    assert grading_module.find_submissions(tmp_path) == [("ada", "01_definition")]
+    assert grading_module.find_submissions(tmp_path / "nowhere") == []
+
+
+# --- lessons, notebooks, answers ---------------------------------------------------------------
+
+
+def test_find_root_from_a_subfolder():
+    assert find_root(ROOT / "course" / FIRST.name) == ROOT
+    with pytest.raises(FileNotFoundError, match="no course root"):
+        find_root("/")
+
+
+def test_discover_lessons_in_order_and_skips_non_lessons(tmp_path):
+    for name in ("02_b", "01_a", "notes", ".ipynb_checkpoints"):
+        (tmp_path / "solutions" / name).mkdir(parents=True)
+    for name in ("01_a", "02_b"):
+        nbformat.write(nbformat.v4.new_notebook(), tmp_path / "solutions" / name / f"{name}.ipynb")
+    assert [lesson.name for lesson in discover_lessons(tmp_path)] == ["01_a", "02_b"]
+    (tmp_path / "solutions" / "03_c").mkdir()
+    with pytest.raises(FileNotFoundError, match="03_c.ipynb"):
+        discover_lessons(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no solutions/"):
+        discover_lessons(tmp_path / "solutions")
+
+
+def test_discover_lessons_finds_the_course_lessons():
+    names = [lesson.name for lesson in discover_lessons(ROOT)]
+    assert names[0] == "01_definition" and names == sorted(names)
+
+
+def test_read_notebook_names_the_problem(tmp_path):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    with pytest.raises(NotebookError, match="bad.ipynb is not a readable notebook"):
+        read_notebook(bad)
+    bad.write_text('{"cells": 3, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    with pytest.raises(NotebookError, match="bad.ipynb is not a valid notebook"):
+        read_notebook(bad)
+
+
+def test_strip_solution_markers():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION\n"
+    assert strip_solution_markers(source) == "def f(x):\n    return x\n"
+
+
+def test_fill_answers_only_and_overrides():
+    release, source = read_notebook(FIRST.release), read_notebook(FIRST.source)
+    filled = fill_answers(release, source, only={"relu"}, overrides={"softplus": "softplus = 1"})
+    by_id = {c.get("id"): c.source for c in filled.cells}
+    assert "np.maximum" in by_id["relu"] and "SOLUTION" not in by_id["relu"]
+    assert by_id["softplus"] == "softplus = 1"
+    assert "raise NotImplementedError()" in by_id["softplus_beta"]
+    assert "raise NotImplementedError()" in {c.get("id"): c.source for c in release.cells}["relu"]
+    with pytest.raises(ValueError, match="no_such_cell"):
+        fill_answers(release, source, overrides={"no_such_cell": ""})

@@ -1,0 +1,191 @@
+"""Every lesson, checked the way nbgrader and a learner see it.
+
+nbval (configured in pyproject.toml) separately executes every solutions notebook and compares
+the outputs of the cells tagged ``nbval-check-output``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+import pytest
+from conftest import LESSON_IDS, LESSONS, ROOT, SAMPLES
+
+from softplus_course.pipeline import (
+    execute,
+    read_notebook,
+    release_to,
+    strip_solution_markers,
+    validate,
+)
+from softplus_course.pipeline.lessons import answer_cells, graded_cells
+
+pytestmark = pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+# --- structure (house style) -----------------------------------------------------------------
+
+
+def test_lesson_has_the_house_structure(lesson):
+    nb = read_notebook(lesson.source)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for heading in ("Learning objectives", "Estimated time", "## Summary", "## Further reading"):
+        assert heading in text, f"{lesson.name}: no {heading!r} in the markdown"
+    setup = [c for c in nb.cells if _nbgrader(c).get("grade_id") == "setup"]
+    assert len(setup) == 1 and _nbgrader(setup[0]).get("locked"), "one locked setup cell"
+    assert "show_versions" in setup[0].source and "use_style()" in setup[0].source
+
+
+def test_every_exercise_has_docstring_heading_and_test_cell(lesson):
+    nb = read_notebook(lesson.source)
+    answers = answer_cells(nb)
+    tests = dict(graded_cells(nb))
+    assert answers, f"{lesson.name} has no exercises"
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for name in answers:
+        cell = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == name)
+        assert re.search(rf"^def {name}\(", cell.source, re.M), f"cell {name!r} must define {name}"
+        for word in ("TODO", "HINT", "EXAMPLE"):
+            assert word in cell.source, f"the docstring of {name} has no {word}"
+        test_id = f"test_{name}"
+        assert test_id in tests, f"no test cell {test_id!r} for exercise {name!r}"
+        heading = re.search(rf"Exercise \d+ — `{name}` \((\d+) points?\)", text)
+        assert heading, f"no heading 'Exercise N — `{name}` (k points)'"
+        assert float(heading.group(1)) == tests[test_id], f"{name}: heading and points disagree"
+
+
+def test_solutions_are_committed_executed_and_clean(lesson):
+    nb = read_notebook(lesson.source)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    counts = [c.execution_count for c in code]
+    assert counts == list(range(1, len(code) + 1)), "execute top to bottom: `make execute`"
+    for cell in code:
+        assert "execution" not in cell.metadata, "timing metadata changes on every run"
+        for out in cell.outputs:
+            assert out.output_type != "error", f"cell {cell.id} has an error output"
+            assert not (out.output_type == "stream" and out.name == "stderr"), (
+                f"cell {cell.id} writes to stderr: nbgrader would score such a test cell 0"
+            )
+    blob = json.dumps(nb)
+    for path in ("/work/", "/home/", "/root/", "/tmp/", "C:\\\\Users"):
+        assert path not in blob, f"a machine path ({path}) leaked into {lesson.source.name}"
+
+
+# --- nbgrader: validate, release in sync, no leaks ------------------------------------------
+
+
+@pytest.mark.slow
+def test_solutions_pass_nbgrader_validate(lesson):
+    assert graded_cells(read_notebook(lesson.source)), "no graded test cells to validate"
+    assert validate(ROOT, lesson.source) == {}
+
+
+@pytest.mark.slow
+def test_released_notebook_fails_every_test(lesson):
+    result = validate(ROOT, lesson.release, invert=True)
+    assert result == {}, f"tests that pass on a blank notebook: {result.get('passed')}"
+
+
+def test_course_is_in_sync_with_solutions(lesson, tmp_path):
+    (fresh,) = release_to(ROOT, tmp_path, [lesson])
+    committed = read_notebook(lesson.release)
+    regenerated = read_notebook(fresh)
+    assert len(committed.cells) == len(regenerated.cells), "course/ is stale: run `make release`"
+    for old, new in zip(committed.cells, regenerated.cells):
+        assert old == new, f"course/ is stale at cell {new.get('id')}: run `make release`"
+    assert committed.metadata == regenerated.metadata, "course/ is stale: run `make release`"
+
+
+def test_release_has_no_solutions_markers_or_outputs(lesson):
+    text = lesson.release.read_text(encoding="utf-8")
+    for marker in MARKERS:
+        assert marker not in text, f"{marker} in the released notebook"
+    release = read_notebook(lesson.release)
+    for cell in release.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"output in {cell.id}"
+    source = read_notebook(lesson.source)
+    for cell in source.cells:
+        if _nbgrader(cell).get("solution"):
+            solution = re.search(r"BEGIN SOLUTION\n(.*?)\n[ \t]*### END SOLUTION", cell.source, re.S)
+            assert solution, f"answer cell {cell.id} has no solution region"
+            for line in solution.group(1).splitlines():
+                if len(line.strip()) > 12:
+                    assert line.strip() not in text, f"solution code leaked: {line.strip()!r}"
+
+
+def test_bundled_samples_match_the_release(lesson):
+    release = read_notebook(lesson.release)
+    for path in sorted(SAMPLES.glob(f"*/{lesson.name}/{lesson.notebook}")):
+        sample = read_notebook(path)
+        assert answer_cells(sample) == answer_cells(release), f"{path} is stale"
+        assert graded_cells(sample) == graded_cells(release), f"{path} is stale"
+
+
+# --- a learner running the course notebook --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_course_notebook_errors_only_in_exercise_cells(lesson):
+    nb = execute(read_notebook(lesson.release), lesson.release.parent, allow_errors=True)
+    exercise_cells = set(answer_cells(nb)) | {name for name, _ in graded_cells(nb)}
+    failing = [
+        cell.get("id")
+        for cell in nb.cells
+        if cell.cell_type == "code" and any(o.output_type == "error" for o in cell.outputs)
+    ]
+    stray = [cid for cid in failing if cid not in exercise_cells]
+    assert not stray, f"cells outside the exercises fail when exercises are blank: {stray}"
+    assert failing, "a blank notebook should fail at least its test cells"
+
+
+# --- autograding ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_solution_scores_full_points(lesson, graded_course):
+    _, results = graded_course
+    r = results[("solution", lesson.name)]
+    assert r.status == "graded", r.reason
+    assert r.max_score > 0 and r.score == r.max_score, r.scores
+
+
+@pytest.mark.slow
+def test_blank_scores_zero(lesson, graded_course):
+    _, results = graded_course
+    r = results[("blank", lesson.name)]
+    assert r.status == "graded", r.reason
+    assert r.score == 0, r.scores
+
+
+@pytest.mark.slow
+def test_samples_score_as_expected(lesson, graded_course):
+    _, results = graded_course
+    expected = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
+    for student, lessons in expected.items():
+        if student.startswith("_") or lesson.name not in lessons:
+            continue
+        r = results[(student, lesson.name)]
+        assert r.status == "graded", r.reason
+        assert r.scores == {k: float(v) for k, v in lessons[lesson.name].items()}, student
+        if "partial" in student:
+            assert 0 < r.score < r.max_score, f"{student} should be strictly in between"
+
+
+def test_strip_markers_on_this_lessons_answers(lesson):
+    for cell in read_notebook(lesson.source).cells:
+        if _nbgrader(cell).get("solution"):
+            stripped = strip_solution_markers(cell.source)
+            assert "SOLUTION" not in stripped
+            compile(stripped, cell.id, "exec")  # what a student would write must be valid code
+
+
+def test_release_notebooks_are_valid_nbformat(lesson):
+    nbformat.validate(nbformat.read(lesson.release, as_version=4))
