@@ -260,6 +260,5 @@ def check_raises(
                 f"{type(exc).__name__}: {exc}{_where(section)}"
             ) from None
     raise AssertionError(
-        f"{call} should raise {exception.__name__}, but returned {_short(result)}."
-        f"{_where(section)}"
+        f"{call} should raise {exception.__name__}, but returned {_short(result)}.{_where(section)}"
     )

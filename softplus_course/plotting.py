@@ -42,7 +42,9 @@ def _grid(x: object, name: str = "x") -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a 1-D array of numbers, got {type(x).__name__}") from exc
     if arr.ndim != 1 or arr.size < 2:
-        raise ValueError(f"{name} must be a 1-D array with at least 2 points, got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must be a 1-D array with at least 2 points, got shape {arr.shape}"
+        )
     return arr
 
 

@@ -32,7 +32,9 @@ def _split(requirement: str) -> tuple[str, str]:
 def pyproject_requirements() -> dict[str, str]:
     data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     project = data["project"]
-    reqs = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
+    reqs = project["dependencies"] + [
+        r for extra in project["optional-dependencies"].values() for r in extra
+    ]
     pairs = [_split(r) for r in reqs]
     return {CONDA_NAMES.get(name, name): spec for name, spec in pairs}
 
@@ -63,5 +65,8 @@ def test_torch_is_bounded_below_2_14():
 
 
 def test_split_normalises_names_and_specs():
-    assert _split("Jupyter_Server >= 2 , <3 ; python_version<'3.11'") == ("jupyter-server", "<3,>=2")
+    assert _split("Jupyter_Server >= 2 , <3 ; python_version<'3.11'") == (
+        "jupyter-server",
+        "<3,>=2",
+    )
     assert _split("pip") == ("pip", "")

@@ -100,13 +100,23 @@ def test_gradebook_has_every_graded_submission(graded_course):
 
 
 def _results():
-    ok = SubmissionResult("ada", "01_definition", scores={"test_a": 2.0, "test_b": 0.0},
-                          max_scores={"test_a": 2.0, "test_b": 3.0})
-    bad = SubmissionResult("bo", "01_definition", status="not graded", reason="broken JSON",
-                           scores={"test_a": 0.0, "test_b": 0.0},
-                           max_scores={"test_a": 2.0, "test_b": 3.0})
-    other = SubmissionResult("ada", "02_derivative", scores={"test_c": 1.5},
-                             max_scores={"test_c": 4.0})
+    ok = SubmissionResult(
+        "ada",
+        "01_definition",
+        scores={"test_a": 2.0, "test_b": 0.0},
+        max_scores={"test_a": 2.0, "test_b": 3.0},
+    )
+    bad = SubmissionResult(
+        "bo",
+        "01_definition",
+        status="not graded",
+        reason="broken JSON",
+        scores={"test_a": 0.0, "test_b": 0.0},
+        max_scores={"test_a": 2.0, "test_b": 3.0},
+    )
+    other = SubmissionResult(
+        "ada", "02_derivative", scores={"test_c": 1.5}, max_scores={"test_c": 4.0}
+    )
     return [ok, bad, other]
 
 
@@ -115,7 +125,10 @@ def test_write_csv_has_one_row_per_student_and_lesson(tmp_path):
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["student"], r["lesson"]) for r in rows] == [
-        ("ada", "01_definition"), ("bo", "01_definition"), ("ada", "02_derivative")]
+        ("ada", "01_definition"),
+        ("bo", "01_definition"),
+        ("ada", "02_derivative"),
+    ]
     assert rows[0]["score"] == "2" and rows[0]["max_score"] == "5"
     assert rows[0]["test_a"] == "2" and rows[0]["test_b"] == "0" and rows[0]["test_c"] == ""
     assert rows[1]["status"] == "not graded" and rows[1]["reason"] == "broken JSON"

@@ -98,7 +98,7 @@ def test_course_is_in_sync_with_solutions(lesson, tmp_path):
     committed = read_notebook(lesson.release)
     regenerated = read_notebook(fresh)
     assert len(committed.cells) == len(regenerated.cells), "course/ is stale: run `make release`"
-    for old, new in zip(committed.cells, regenerated.cells):
+    for old, new in zip(committed.cells, regenerated.cells, strict=True):
         assert old == new, f"course/ is stale at cell {new.get('id')}: run `make release`"
     assert committed.metadata == regenerated.metadata, "course/ is stale: run `make release`"
 
@@ -114,7 +114,9 @@ def test_release_has_no_solutions_markers_or_outputs(lesson):
     source = read_notebook(lesson.source)
     for cell in source.cells:
         if _nbgrader(cell).get("solution"):
-            solution = re.search(r"BEGIN SOLUTION\n(.*?)\n[ \t]*### END SOLUTION", cell.source, re.S)
+            solution = re.search(
+                r"BEGIN SOLUTION\n(.*?)\n[ \t]*### END SOLUTION", cell.source, re.S
+            )
             assert solution, f"answer cell {cell.id} has no solution region"
             for line in solution.group(1).splitlines():
                 if len(line.strip()) > 12:

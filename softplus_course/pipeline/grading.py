@@ -96,12 +96,12 @@ def grade(root: Path | str, only_students: Iterable[str] | None = None) -> list[
     root = Path(root).resolve()
     lessons = {lesson.name: lesson for lesson in discover_lessons(root)}
     wanted = set(only_students) if only_students is not None else None
-    pairs = [(s, l) for s, l in find_submissions(root) if wanted is None or s in wanted]
+    pairs = [(s, f) for s, f in find_submissions(root) if wanted is None or s in wanted]
 
     db_url = load_config(root).CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
     # The gradebook must know each lesson's cells (autograde restores locked cells from it). The
     # student versions generated on the way are thrown away: course/ is not touched here.
-    needed = sorted({lessons[l].name for _, l in pairs if l in lessons})
+    needed = sorted({folder for _, folder in pairs if folder in lessons})
     with tempfile.TemporaryDirectory(prefix="softplus-grade-") as scratch:
         release_to(root, scratch, [lessons[n] for n in needed], db_url=db_url)
 

@@ -51,7 +51,9 @@ def check(result: dict, what: str) -> dict:
         # nbgrader's own reasons are in its log, as [ERROR] lines; its "error" is a traceback
         # that ends in "see above".
         log = result.get("log") or ""
-        errors = [line[len("[ERROR] ") :] for line in log.splitlines() if line.startswith("[ERROR]")]
+        errors = [
+            line[len("[ERROR] ") :] for line in log.splitlines() if line.startswith("[ERROR]")
+        ]
         reasons = [e for e in errors if "see the the above" not in e and "Traceback" not in e]
         detail = "; ".join(reasons) or (result.get("error") or "no message").strip()
         raise NbgraderFailure(f"{what} failed: {detail}")
