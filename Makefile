@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 TORCH ?= torch==2.13.0
 TORCH_INDEX_URL ?=
 export PATH := $(abspath $(BIN)):$(PATH)
-PIP := $(PY) -m pip install --disable-pip-version-check
+PIP := $(PY) -m pip install --disable-pip-version-check --quiet
 
 .PHONY: help install lab test release execute grade demo-grade bench lint format clean
 
@@ -36,8 +36,11 @@ $(STAMP): pyproject.toml
 	$(PIP) -e ".[dev]"
 	@touch $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers often run as root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab course
+	$(BIN)/jupyter lab course $(ALLOW_ROOT)
 
 test: $(STAMP)
 	$(PY) -m pytest

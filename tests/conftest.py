@@ -58,6 +58,11 @@ def _malformed(release, complete):
         nb.cells = [c for c in nb.cells if c.get("id") != cell_id]
         return nb
 
+    # A blank answer whose test cell was edited to pass: nbgrader must restore the test.
+    edited_test = copy.deepcopy(release)
+    for cell in edited_test.cells:
+        if cell.get("id") == "test_relu":
+            cell.source = "assert True"
     unknown_kernel = copy.deepcopy(complete)
     unknown_kernel.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "?"}
     return {
@@ -65,6 +70,7 @@ def _malformed(release, complete):
         "broken_schema": json.dumps({"cells": "none", "nbformat": 4, "nbformat_minor": 5}),
         "deleted_answer": without("softplus"),
         "unknown_kernel": unknown_kernel,
+        "edited_test": edited_test,
     }
 
 

@@ -59,6 +59,14 @@ def test_unknown_kernel_name_is_graded_with_the_course_kernel(graded_course):
 
 
 @pytest.mark.slow
+def test_edited_test_cell_is_restored_before_grading(graded_course):
+    _, results = graded_course
+    r = results[("edited_test", FIRST.name)]
+    assert r.status == "graded", r.reason
+    assert r.scores["test_relu"] == 0, "the edited test cell `assert True` was not restored"
+
+
+@pytest.mark.slow
 def test_deleted_answer_cell_loses_only_that_exercise(graded_course):
     _, results = graded_course
     r = results[("deleted_answer", FIRST.name)]

@@ -1,0 +1,105 @@
+"""Speed of the course on this machine: ``make bench``.
+
+For each lesson it prints the seconds to execute the solutions notebook (a fresh kernel, top to
+bottom), the seconds to autograde one complete submission of it (nbgrader's sanitising,
+execution, and gradebook writes), and their ratio; then the seconds the whole test suite takes.
+Each time is the median of several runs (``timeit.repeat``), since this machine is shared.
+
+Targets: each lesson executes in at most 20 s; autograding takes at most 1.5 times as long as
+executing; the test suite takes at most 10 minutes once installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import timeit
+import warnings
+from pathlib import Path
+
+import nbformat
+from sqlalchemy.exc import SAWarning
+
+from .lessons import Lesson, read_notebook
+from .nbgrader_ops import check, make_api, release_to
+from .notebooks import execute, fill_answers
+
+EXECUTE_TARGET_S = 20.0
+RATIO_TARGET = 1.5
+SUITE_TARGET_S = 600.0
+
+
+def _median(func, repeat: int) -> float:
+    return statistics.median(timeit.repeat(func, number=1, repeat=repeat))
+
+
+def time_execution(lesson: Lesson, repeat: int = 3) -> float:
+    """Median seconds to execute the lesson's solutions notebook in a fresh kernel."""
+    source = read_notebook(lesson.source)
+
+    def run():
+        nb = nbformat.from_dict(source)
+        execute(nb, lesson.source.parent)
+
+    return _median(run, repeat)
+
+
+def time_autograde(lesson: Lesson, repeat: int = 3) -> float:
+    """Median seconds for nbgrader to autograde one complete submission of the lesson."""
+    with tempfile.TemporaryDirectory(prefix="softplus-bench-") as tmp:
+        course = Path(tmp)
+        shutil.copy(lesson.root / "nbgrader_config.py", course)
+        shutil.copytree(lesson.root / "solutions" / lesson.name, course / "solutions" / lesson.name)
+        db_url = f"sqlite:///{course / 'gradebook.db'}"
+        release_to(course, course / "release", db_url=db_url)
+        complete = fill_answers(read_notebook(lesson.release), read_notebook(lesson.source))
+        folder = course / "submitted" / "bench" / lesson.name
+        folder.mkdir(parents=True)
+        nbformat.write(complete, folder / lesson.notebook)
+        api = make_api(course, db_url=db_url)
+
+        def run():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SAWarning)
+                check(api.autograde(lesson.name, "bench", force=True, create=True), "autograde")
+
+        return _median(run, repeat)
+
+
+def time_suite(root: Path) -> tuple[float, int]:
+    """Seconds for one run of the test suite (``python -m pytest``), and its exit status."""
+    start = timeit.default_timer()
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return timeit.default_timer() - start, result.returncode
+
+
+def run_bench(root: Path, lessons: list[Lesson], *, suite: bool = True, repeat: int = 3) -> int:
+    """Print the table; return 1 if a target is missed, else 0."""
+    print(f"Median of {repeat} runs each, on this machine.")
+    print(f"{'lesson':<24} {'execute s':>10} {'autograde s':>12} {'ratio':>7}  targets")
+    missed = False
+    for lesson in lessons:
+        executed = time_execution(lesson, repeat)
+        graded = time_autograde(lesson, repeat)
+        ratio = graded / executed
+        ok = executed <= EXECUTE_TARGET_S and ratio <= RATIO_TARGET
+        missed |= not ok
+        verdict = "met" if ok else f"MISSED (≤ {EXECUTE_TARGET_S:g} s, ratio ≤ {RATIO_TARGET:g})"
+        print(f"{lesson.name:<24} {executed:>10.2f} {graded:>12.2f} {ratio:>7.2f}  {verdict}")
+    if suite:
+        seconds, status = time_suite(root)
+        ok = seconds <= SUITE_TARGET_S and status == 0
+        missed |= not ok
+        state = "passed" if status == 0 else f"FAILED (exit {status})"
+        verdict = "met" if ok else f"MISSED (≤ {SUITE_TARGET_S:g} s and green)"
+        print(f"test suite (python -m pytest): {seconds:.1f} s, {state}; target {verdict}")
+    return 1 if missed else 0
