@@ -30,9 +30,11 @@ c.Execute.timeout = 60
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 
 # Feedback shows each exercise's points and the visible tests' output, never the hidden tests'
-# source: ClearHiddenTests removes the hidden region before the HTML is written.
+# source: ClearHiddenTests removes the hidden region before the HTML is written, and
+# HideTestTracebacks cuts test-cell tracebacks (which quote source lines) to their message.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "softplus_course.pipeline.preprocessors.HideTestTracebacks",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import html
+import re
 
 import nbformat
 import pytest
@@ -90,6 +92,25 @@ def test_feedback_shows_scores_but_not_hidden_tests(graded_course):
     assert "BEGIN HIDDEN TESTS" not in html and "_warnings.simplefilter" not in html
     for grade_id, _ in graded_cells(read_notebook(FIRST.source)):
         assert grade_id in html, f"feedback does not mention {grade_id}"
+
+
+@pytest.mark.slow
+def test_feedback_of_a_failed_hidden_test_shows_its_message_not_its_code(graded_course):
+    course, _ = graded_course
+    page = course / "feedback" / "sample_partial" / FIRST.name / f"{FIRST.name}.html"
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+    assert "relu(-inf) should be 0.0, got nan" in text
+    source = read_notebook(FIRST.source)
+    hidden = [
+        line.strip()
+        for cell in source.cells
+        if "BEGIN HIDDEN TESTS" in cell.source
+        for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].splitlines()
+        if len(line.strip()) > 20
+    ]
+    assert hidden, "lesson 01 should have hidden tests"
+    leaked = [line for line in hidden if line in text]
+    assert not leaked, f"hidden test code in the feedback: {leaked[:3]}"
 
 
 @pytest.mark.slow
