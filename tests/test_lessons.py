@@ -169,14 +169,18 @@ def test_blank_scores_zero(lesson, graded_course):
 
 @pytest.mark.slow
 def test_samples_score_as_expected(lesson, graded_course):
+    """tests/sample_grades/<lesson>.json gives each bundled sample's points per test cell."""
     _, results = graded_course
-    expected = json.loads((SAMPLES / "expected.json").read_text(encoding="utf-8"))
-    for student, lessons in expected.items():
-        if student.startswith("_") or lesson.name not in lessons:
-            continue
+    expected_file = ROOT / "tests" / "sample_grades" / f"{lesson.name}.json"
+    samples = sorted(p.parts[-3] for p in SAMPLES.glob(f"*/{lesson.name}/{lesson.notebook}"))
+    assert samples, f"no sample submissions of {lesson.name} in {SAMPLES}"
+    assert any("partial" in s for s in samples), "bundle a partial submission for this lesson"
+    expected = json.loads(expected_file.read_text(encoding="utf-8"))
+    assert sorted(k for k in expected if not k.startswith("_")) == samples, expected_file
+    for student in samples:
         r = results[(student, lesson.name)]
         assert r.status == "graded", r.reason
-        assert r.scores == {k: float(v) for k, v in lessons[lesson.name].items()}, student
+        assert r.scores == {k: float(v) for k, v in expected[student].items()}, student
         if "partial" in student:
             assert 0 < r.score < r.max_score, f"{student} should be strictly in between"
 
