@@ -23,11 +23,49 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", ".*"]
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding runs every cell with a time limit, so an endless loop costs at most this long per
-# cell. Every lesson runs in well under 20 s in total, so a minute per cell is generous.
-c.Execute.timeout = 60
-# ipykernel warns on stderr about its TCP transport at every start; keep the grading log quiet.
-c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+# --- Limits while grading ---------------------------------------------------------------------
+# Every cell runs with a time limit, so an endless loop costs at most this long; and every
+# grading kernel has a memory limit, so a runaway allocation raises MemoryError in the student's
+# cell instead of exhausting the machine. Every lesson runs in well under 20 s and 1 GiB, so the
+# defaults are generous. Override them without editing this file:
+#     SOFTPLUS_CELL_TIMEOUT=120 SOFTPLUS_KERNEL_MEMORY_MB=4096 make grade
+# (The memory limit is RLIMIT_DATA, enforced on Linux; on macOS and Windows it is not applied.)
+import os  # noqa: E402
+
+CELL_TIMEOUT_S = int(os.environ.get("SOFTPLUS_CELL_TIMEOUT", "60"))
+KERNEL_MEMORY_MB = int(os.environ.get("SOFTPLUS_KERNEL_MEMORY_MB", "2048"))
+
+c.Execute.timeout = CELL_TIMEOUT_S
+c.Execute.extra_arguments = [
+    "--HistoryManager.hist_file=:memory:",
+    # ipykernel warns on stderr about its TCP transport at every start: keep the log quiet.
+    "--IPKernelApp.log_level=ERROR",
+    # Runs in the kernel before any notebook cell.
+    "--IPKernelApp.exec_lines=["
+    f"'from softplus_course.pipeline.limits import limit_memory; limit_memory({KERNEL_MEMORY_MB})'"
+    "]",
+]
+
+# --- Autograding: nbgrader's steps, plus two of ours ------------------------------------------
+# RestoreDeletedCells puts back deleted answer and test cells (so nothing waits for manual
+# grading); ResilientExecute keeps grading when the kernel dies (os._exit, memory, crash).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "softplus_course.pipeline.preprocessors.RestoreDeletedCells",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.Autograde.autograde_preprocessors = [
+    "softplus_course.pipeline.preprocessors.ResilientExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # Feedback shows each exercise's points and the visible tests' output, never the hidden tests'
 # source: ClearHiddenTests removes the hidden region before the HTML is written, and

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import shutil
 from pathlib import Path
 
@@ -50,36 +48,12 @@ def submit(course: Path, student: str, lesson: str, nb_or_text) -> Path:
     return path
 
 
-# Malformed submissions of the first lesson, and how the pipeline must treat them. Each is the
-# complete (correct) submission with one thing broken, so anything below full marks is the fault.
-def _malformed(release, complete):
-    def without(cell_id):
-        nb = copy.deepcopy(complete)
-        nb.cells = [c for c in nb.cells if c.get("id") != cell_id]
-        return nb
-
-    # A blank answer whose test cell was edited to pass: nbgrader must restore the test.
-    edited_test = copy.deepcopy(release)
-    for cell in edited_test.cells:
-        if cell.get("id") == "test_relu":
-            cell.source = "assert True"
-    unknown_kernel = copy.deepcopy(complete)
-    unknown_kernel.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "?"}
-    return {
-        "broken_json": '{"cells": [ {"cell_type": "code", ',
-        "broken_schema": json.dumps({"cells": "none", "nbformat": 4, "nbformat_minor": 5}),
-        "deleted_answer": without("softplus"),
-        "unknown_kernel": unknown_kernel,
-        "edited_test": edited_test,
-    }
-
-
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory):
     """A copy of the course with submissions for every lesson, graded once by the pipeline.
 
     Students: ``solution`` (every answer from solutions/), ``blank`` (the released notebook as
-    it is), the bundled samples, and malformed submissions of the first lesson.
+    it is), and the bundled samples. (Broken and hostile submissions: tests/test_corpus.py.)
     Returns ``(course_root, {(student, lesson): SubmissionResult})``.
     """
     course = make_course_copy(tmp_path_factory.mktemp("graded") / "course")
@@ -90,10 +64,5 @@ def graded_course(tmp_path_factory):
         submit(course, "blank", lesson.name, release)
     for student in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
         shutil.copytree(student, course / "submitted" / student.name)
-    first = LESSONS[0]
-    complete = fill_answers(read_notebook(first.release), read_notebook(first.source))
-    for student, nb in _malformed(read_notebook(first.release), complete).items():
-        submit(course, student, first.name, nb)
-    submit(course, "wrong_folder", "99_no_such_lesson", complete)
     results = grade(course)
     return course, {(r.student, r.lesson): r for r in results}

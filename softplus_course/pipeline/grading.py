@@ -12,18 +12,29 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
-from .lessons import Lesson, NotebookError, discover_lessons, graded_cells, read_notebook
+from .lessons import (
+    Lesson,
+    NotebookError,
+    answer_cells,
+    discover_lessons,
+    graded_cells,
+    read_notebook,
+)
 from .nbgrader_ops import NbgraderFailure, check, load_config, make_api, release_to
+from .preprocessors import KERNEL_DIED
+from .tamper import find_tampering, names_bound_by
 
 __all__ = ["SubmissionResult", "grade", "write_csv", "summary", "find_submissions"]
 
 GRADED = "graded"
+REVIEW = "review"  # graded, but the instructor should look (tampering)
 NOT_GRADED = "not graded"
 
 
@@ -34,9 +45,14 @@ class SubmissionResult:
     student: str
     lesson: str
     status: str = GRADED
-    reason: str = ""
+    notes: list[str] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str:
+        """Everything worth knowing about how this submission was graded, in one line."""
+        return "; ".join(self.notes)
 
     @property
     def score(self) -> float:
@@ -62,75 +78,185 @@ def find_submissions(root: Path) -> list[tuple[str, str]]:
     return pairs
 
 
-def _precheck(root: Path, student: str, lesson: Lesson | None, folder: str) -> str:
-    """Return why a submission cannot be autograded, or "" if it can."""
-    if lesson is None:
-        return f"no lesson named {folder!r} in this course"
+class _Skip(Exception):
+    """A submission that cannot be autograded; the message says why."""
+
+
+@dataclass
+class _LessonInfo:
+    lesson: Lesson
+    grade_ids: list[str]  # every nbgrader cell, in order
+    answers: list[str]
+    max_scores: dict[str, float]
+    protected: set[str]  # names the setup cell binds
+
+    @classmethod
+    def of(cls, lesson: Lesson) -> _LessonInfo:
+        source = read_notebook(lesson.source)
+        ids = [c.metadata["nbgrader"]["grade_id"] for c in source.cells if _is_nbgrader(c)]
+        setup = [c.source for c in source.cells if c.cell_type == "code" and _is_locked(c)]
+        protected = set().union(*(names_bound_by(code) for code in setup)) if setup else set()
+        return cls(lesson, ids, answer_cells(source), dict(graded_cells(source)), protected)
+
+
+def _is_nbgrader(cell) -> bool:
+    return "grade_id" in cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _is_locked(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("locked")) and not meta.get("grade") and not meta.get("solution")
+
+
+def _precheck(root: Path, student: str, info: _LessonInfo, infos: dict[str, _LessonInfo]):
+    """Read the submission and say what grading must know about it.
+
+    Returns ``(notes, tampering)``: the deleted cells that autograding will restore, and the
+    tampering found in answer cells. Raises :class:`_Skip` when it cannot be graded at all.
+    """
+    lesson = info.lesson
     path = root / "submitted" / student / lesson.name / lesson.notebook
     if not path.is_file():
         found = sorted(p.name for p in path.parent.glob("*.ipynb"))
-        return f"{lesson.notebook} is missing (the folder holds {found or 'no notebooks'})"
+        raise _Skip(f"{lesson.notebook} is missing (the folder holds {found or 'no notebooks'})")
     try:
-        read_notebook(path)
+        nb = read_notebook(path)
     except NotebookError as exc:
-        return str(exc)
-    return ""
+        raise _Skip(str(exc)) from None
+    ids = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells if _is_nbgrader(c)}
+    if not ids & (set(info.answers) | set(info.max_scores)):
+        others = [n for n, o in infos.items() if n != lesson.name and ids & set(o.answers)]
+        looks = f" (it looks like {others[0]})" if others else ""
+        raise _Skip(f"the notebook has none of the exercises of {lesson.name}{looks}")
+    tracked = info.answers + list(info.max_scores)
+    notes = [f"restored deleted cell {g}" for g in info.grade_ids if g in tracked and g not in ids]
+    tampering = [
+        finding
+        for cell in nb.cells
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")
+        for finding in find_tampering(
+            cell.metadata["nbgrader"].get("grade_id", cell.get("id", "?")),
+            cell.source,
+            info.protected,
+        )
+    ]
+    return notes, tampering
+
+
+def _execution_notes(root: Path, student: str, info: _LessonInfo) -> list[str]:
+    """What went wrong while the answer cells ran: errors by cell, and a dying kernel."""
+    lesson = info.lesson
+    path = root / "autograded" / student / lesson.name / lesson.notebook
+    if not path.is_file():
+        return []
+    notes = []
+    for cell in read_notebook(path).cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        errors = (
+            [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if cell.cell_type == "code"
+            else []
+        )
+        names = [o.get("ename") for o in errors]
+        if "CellTimeoutError" in names:  # the interrupt that ended it is no news
+            names = ["CellTimeoutError"]
+        for out in errors:
+            if out.get("ename") == KERNEL_DIED and not out.get("evalue", "").startswith("not run"):
+                notes.append(out["evalue"].split(" (")[0])
+        if meta.get("solution"):
+            notes += [f"{meta.get('grade_id')}: {n}" for n in names if n != KERNEL_DIED]
+    return notes
+
+
+@contextmanager
+def _quiet_sqlalchemy():
+    """nbgrader 0.9.6 trips SQLAlchemy's autoflush warning whenever it creates a submission;
+    the rows are written correctly (the tests read them back), so the warning is noise."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Object of type .* not in session", SAWarning)
+        yield
+
+
+def _record_zero(db_url: str, lesson: str, student: str) -> None:
+    """Put a submission with 0 for every item in the gradebook (replacing any earlier one)."""
+    with _quiet_sqlalchemy(), Gradebook(db_url) as gb:
+        gb.update_or_create_student(student)
+        try:
+            gb.remove_submission(lesson, student)
+        except MissingEntry:
+            pass
+        gb.add_submission(lesson, student)
+        _set_scores(gb, lesson, student, auto=0.0)
+
+
+def _set_scores(gb: Gradebook, lesson: str, student: str, *, auto=None, manual=None) -> None:
+    nb = gb.find_submission_notebook(lesson, lesson, student)
+    for g in nb.grades:
+        if auto is not None:
+            g.auto_score = auto
+            g.needs_manual_grade = False
+        g.manual_score = manual
+    gb.db.commit()
 
 
 def _read_scores(db_url: str, lesson: Lesson, student: str, result: SubmissionResult) -> None:
     with Gradebook(db_url) as gb:
-        try:
-            nb = gb.find_submission_notebook(lesson.name, lesson.name, student)
-        except MissingEntry:
-            result.status, result.reason = NOT_GRADED, "nbgrader recorded no grades"
-            return
+        nb = gb.find_submission_notebook(lesson.name, lesson.name, student)
         for g in nb.grades:
+            if g.score is None:  # nbgrader left it for manual grading: say so
+                result.notes.append(f"{g.name} needs manual grading")
             result.scores[g.name] = float(g.score or 0.0)
 
 
 def grade(root: Path | str, only_students: Iterable[str] | None = None) -> list[SubmissionResult]:
     """Autograde the submissions under ``root/submitted`` and generate their feedback.
 
-    Returns one :class:`SubmissionResult` per (student, lesson folder), failures included.
+    Returns one :class:`SubmissionResult` per (student, lesson folder), failures included;
+    every submission of a known lesson ends up in the gradebook, with 0 for every item when it
+    could not be graded.
     """
     root = Path(root).resolve()
-    lessons = {lesson.name: lesson for lesson in discover_lessons(root)}
+    infos = {lesson.name: _LessonInfo.of(lesson) for lesson in discover_lessons(root)}
     wanted = set(only_students) if only_students is not None else None
     pairs = [(s, f) for s, f in find_submissions(root) if wanted is None or s in wanted]
 
     db_url = load_config(root).CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
     # The gradebook must know each lesson's cells (autograde restores locked cells from it). The
     # student versions generated on the way are thrown away: course/ is not touched here.
-    needed = sorted({folder for _, folder in pairs if folder in lessons})
+    needed = sorted({folder for _, folder in pairs if folder in infos})
     with tempfile.TemporaryDirectory(prefix="softplus-grade-") as scratch:
-        release_to(root, scratch, [lessons[n] for n in needed], db_url=db_url)
+        release_to(root, scratch, [infos[n].lesson for n in needed], db_url=db_url)
 
     api = make_api(root, db_url=db_url)
     results = []
     for student, folder in pairs:
-        lesson = lessons.get(folder)
         result = SubmissionResult(student, folder)
-        if lesson is not None:
-            source = read_notebook(lesson.source)
-            result.max_scores = dict(graded_cells(source))
-        result.reason = _precheck(root, student, lesson, folder)
-        if result.reason:
-            result.status = NOT_GRADED
-        else:
-            try:
-                with warnings.catch_warnings():
-                    # nbgrader 0.9.6 trips SQLAlchemy's autoflush warning when it creates a
-                    # submission; the rows are written correctly (the tests read them back).
-                    warnings.filterwarnings("ignore", "Object of type .* not in session", SAWarning)
-                    check(api.autograde(folder, student, force=True, create=True), "autograde")
-                _read_scores(db_url, lesson, student, result)
-                check(api.generate_feedback(folder, student, force=True), "feedback")
-            except NbgraderFailure as exc:
-                result.status = NOT_GRADED
-                result.reason = _last_line(str(exc))
-        if result.status != GRADED:
-            result.scores = {name: 0.0 for name in result.max_scores}
         results.append(result)
+        info = infos.get(folder)
+        if info is None:
+            result.status = NOT_GRADED
+            result.notes.append(f"no lesson named {folder!r} in this course")
+            continue
+        result.max_scores = dict(info.max_scores)
+        try:
+            notes, tampering = _precheck(root, student, info, infos)
+            result.notes += notes
+            with _quiet_sqlalchemy():
+                check(api.autograde(folder, student, force=True, create=True), "autograde")
+            result.notes += _execution_notes(root, student, info)
+            if tampering:
+                # Tampering gains nothing: no points, and the instructor decides (Formgrader).
+                result.status = REVIEW
+                result.notes.append("tampering: " + "; ".join(tampering))
+                with Gradebook(db_url) as gb:
+                    _set_scores(gb, folder, student, manual=0.0)
+            _read_scores(db_url, info.lesson, student, result)
+            check(api.generate_feedback(folder, student, force=True), "feedback")
+        except (_Skip, NbgraderFailure) as exc:
+            result.status = NOT_GRADED
+            result.notes.append(_last_line(str(exc)))
+            result.scores = {name: 0.0 for name in result.max_scores}
+            _record_zero(db_url, folder, student)
     return results
 
 
@@ -161,7 +287,8 @@ def _fmt(value: float) -> str:
 
 
 def summary(results: list[SubmissionResult], seconds: float | None = None) -> str:
-    """A short text report: one line per submission, then every failure with its reason."""
+    """A short text report: one line per submission, then what could not be graded and why,
+    what needs the instructor's review, and the notes on the others."""
     if not results:
         return "No submissions found in submitted/ (expected submitted/<student>/<lesson>/)."
     width = max(len(r.student) for r in results)
@@ -169,16 +296,23 @@ def summary(results: list[SubmissionResult], seconds: float | None = None) -> st
     for r in results:
         score = f"{_fmt(r.score)}/{_fmt(r.max_score)}"
         lines.append(f"{r.student:<{width}}  {r.lesson:<24} {score:>9}  {r.status}")
-    failed = [r for r in results if r.status != GRADED]
+    failed = [r for r in results if r.status == NOT_GRADED]
+    review = [r for r in results if r.status == REVIEW]
+    noted = [r for r in results if r.status == GRADED and r.notes]
     students = len({r.student for r in results})
     took = f" in {seconds:.1f} s" if seconds is not None else ""
     lines.append(
         f"{len(results) - len(failed)} of {len(results)} submissions from {students} students "
         f"graded{took}."
     )
-    if failed:
-        lines.append(f"Could not grade {len(failed)}:")
-        lines += [f"  {r.student} / {r.lesson}: {r.reason}" for r in failed]
+    for title, group in [
+        (f"Could not grade {len(failed)} (recorded with 0 points):", failed),
+        (f"To review ({len(review)}, recorded with 0 points):", review),
+        ("Notes:", noted),
+    ]:
+        if group:
+            lines.append(title)
+            lines += [f"  {r.student} / {r.lesson}: {r.reason}" for r in group]
     return "\n".join(lines)
 
 
@@ -191,4 +325,4 @@ def grade_course(root: Path | str) -> int:
     print(summary(results, time.perf_counter() - start))
     if results:
         print(f"Wrote {csv_path.relative_to(root)} and feedback/<student>/<lesson>/ (HTML).")
-    return 1 if any(r.status != GRADED for r in results) else 0
+    return 1 if any(r.status == NOT_GRADED for r in results) else 0

@@ -1,11 +1,120 @@
-"""nbconvert preprocessors that nbgrader runs for this course (named in nbgrader_config.py)."""
+"""nbconvert preprocessors that nbgrader runs for this course (named in nbgrader_config.py).
+
+- :class:`RestoreDeletedCells` (autograde, sanitising): puts back answer and test cells that a
+  student deleted, so every item is graded instead of waiting for manual grading.
+- :class:`ResilientExecute` (autograde, execution): nbgrader's executor, except that a kernel
+  that dies (``os._exit``, the memory limit, a crash) does not abort the submission: the cell
+  and every cell after it get an error output naming the cell where the kernel died, so their
+  tests score 0 and the earlier ones keep their points.
+- :class:`HideTestTracebacks` (feedback): test-cell tracebacks cut to their last line.
+"""
 
 from __future__ import annotations
 
+import copy
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import DeadKernelError
 from nbconvert.preprocessors import Preprocessor
+from nbformat.notebooknode import NotebookNode
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import ClearSolutions, Execute
 from traitlets import Bool
 
-__all__ = ["HideTestTracebacks"]
+__all__ = ["RestoreDeletedCells", "ResilientExecute", "HideTestTracebacks", "KERNEL_DIED"]
+
+KERNEL_DIED = "KernelDied"
+
+
+def _grade_id(cell) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def restore_deleted_cells(submission: NotebookNode, source: NotebookNode, stub: str) -> list[str]:
+    """Insert into ``submission`` every nbgrader cell of ``source`` that it lacks.
+
+    Each restored cell goes right after the nearest earlier nbgrader cell (in the source's
+    order) that the submission still has. Answer cells come back as the blank ``stub``; locked
+    and test cells as in the source (nbgrader's OverwriteCells then rewrites them from the
+    gradebook anyway). Returns the grade ids restored, in order.
+    """
+    present = {_grade_id(c) for c in submission.cells} - {None}
+    restored = []
+    previous: str | None = None
+    for cell in source.cells:
+        grade_id = _grade_id(cell)
+        if grade_id is None:
+            continue
+        if grade_id not in present:
+            new = copy.deepcopy(cell)
+            if new.cell_type == "code":
+                new.outputs, new.execution_count = [], None
+                if new.metadata["nbgrader"].get("solution"):
+                    new.source = stub
+            positions = [i for i, c in enumerate(submission.cells) if _grade_id(c) == previous]
+            at = positions[-1] + 1 if positions else 0
+            submission.cells.insert(at, new)
+            present.add(grade_id)
+            restored.append(grade_id)
+        previous = grade_id
+    return restored
+
+
+class RestoreDeletedCells(Preprocessor):
+    """Restore deleted answer and test cells before nbgrader overwrites the locked ones.
+
+    The order and content come from the lesson's notebook in ``solutions/`` (nbgrader's source
+    directory), so no solution code is ever inserted: answer cells come back blank.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        info = resources.get("nbgrader", {})
+        coursedir = CourseDirectory(config=self.config)
+        folder = Path(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]))
+        source = nbformat.read(folder / f"{info['notebook']}.ipynb", as_version=4)
+        stub = ClearSolutions(config=self.config).code_stub.get("python", "")
+        restored = restore_deleted_cells(nb, source, stub)
+        if restored:
+            self.log.warning("Restored deleted cells: %s", ", ".join(restored))
+        return nb, resources
+
+
+class ResilientExecute(Execute):
+    """nbgrader's Execute, surviving a kernel that dies in the middle of the notebook."""
+
+    _died_in: str | None = None
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._died_in = None
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if self._died_in is not None:
+            if cell.cell_type == "code":
+                self._record_death(cell, f"not run: the kernel died in cell {self._died_in}")
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._died_in = _grade_id(cell) or cell.get("id") or f"#{index}"
+            self._record_death(
+                cell,
+                f"the kernel died in cell {self._died_in} (os._exit, a crash, or the memory "
+                "limit); this cell and the ones after it were not run",
+            )
+            self.log.warning("Kernel died in cell %s", self._died_in)
+            return cell, resources
+
+    @staticmethod
+    def _record_death(cell, message: str) -> None:
+        cell.setdefault("outputs", []).append(
+            nbformat.v4.new_output(
+                "error", ename=KERNEL_DIED, evalue=message, traceback=[f"{KERNEL_DIED}: {message}"]
+            )
+        )
 
 
 class HideTestTracebacks(Preprocessor):
