@@ -34,31 +34,34 @@ def _grade_id(cell) -> str | None:
 def restore_deleted_cells(submission: NotebookNode, source: NotebookNode, stub: str) -> list[str]:
     """Insert into ``submission`` every nbgrader cell of ``source`` that it lacks.
 
-    Each restored cell goes right after the nearest earlier nbgrader cell (in the source's
-    order) that the submission still has. Answer cells come back as the blank ``stub``; locked
-    and test cells as in the source (nbgrader's OverwriteCells then rewrites them from the
-    gradebook anyway). Returns the grade ids restored, in order.
+    Each restored cell goes right before the next nbgrader cell of the source that the
+    submission has (a deleted answer cell lands just above its test cell); the last ones go
+    after the submission's last nbgrader cell. Answer cells come back as the blank ``stub``;
+    locked and test cells as in the source (nbgrader's OverwriteCells then rewrites them from
+    the gradebook anyway). Returns the grade ids restored, in the source's order.
     """
+    order = [(g, cell) for cell in source.cells if (g := _grade_id(cell)) is not None]
     present = {_grade_id(c) for c in submission.cells} - {None}
     restored = []
-    previous: str | None = None
-    for cell in source.cells:
-        grade_id = _grade_id(cell)
-        if grade_id is None:
-            continue
+    following: str | None = None  # the next nbgrader cell, walking backwards
+    for grade_id, cell in reversed(order):
         if grade_id not in present:
             new = copy.deepcopy(cell)
             if new.cell_type == "code":
                 new.outputs, new.execution_count = [], None
                 if new.metadata["nbgrader"].get("solution"):
                     new.source = stub
-            positions = [i for i, c in enumerate(submission.cells) if _grade_id(c) == previous]
-            at = positions[-1] + 1 if positions else 0
+            ids = [_grade_id(c) for c in submission.cells]
+            if following is not None:
+                at = ids.index(following)
+            else:
+                tracked = [i for i, g in enumerate(ids) if g is not None]
+                at = tracked[-1] + 1 if tracked else len(ids)
             submission.cells.insert(at, new)
             present.add(grade_id)
             restored.append(grade_id)
-        previous = grade_id
-    return restored
+        following = grade_id
+    return restored[::-1]
 
 
 class RestoreDeletedCells(Preprocessor):

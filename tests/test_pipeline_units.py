@@ -1,0 +1,171 @@
+"""Unit tests of the pipeline's own pieces: tamper scan, cell restoration, limits, feedback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from softplus_course.pipeline.limits import limit_memory
+from softplus_course.pipeline.preprocessors import HideTestTracebacks, restore_deleted_cells
+from softplus_course.pipeline.tamper import find_tampering, names_bound_by
+
+PROTECTED = {"np", "math", "check_call", "check_raises", "rng"}
+
+
+# --- tamper scan ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "finding"),
+    [
+        ("np.allclose = lambda *a, **k: True", "assigns np.allclose"),
+        ("np.testing.assert_allclose = print", "assigns np.testing.assert_allclose"),
+        ("import math\nmath.isclose = lambda *a: True", "assigns math.isclose"),
+        ("import builtins\nbuiltins.abs = lambda v: 0", "assigns builtins.abs"),
+        ("__builtins__.abs = None", "assigns __builtins__.abs"),
+        ("import numpy as n2\nn2.sum = len", "assigns n2.sum"),
+        ("del np.isnan", "deletes np.isnan"),
+        ("setattr(np, 'isclose', None)", "calls setattr(np, ...)"),
+        ("globals()['check_call'] = None", "assigns globals()['check_call']"),
+        ("__import__('numpy').abs = 2", "assigns __import__('numpy').abs"),
+        ("check_call = lambda *a, **k: None", "rebinds check_call"),
+        ("def check_raises(*a, **k):\n    pass", "redefines check_raises"),
+        ("import sys\nsys.modules['math'] = None", "uses sys.modules"),
+        ("np.pi += 1", "assigns np.pi"),
+    ],
+)
+def test_tampering_is_found(code, finding):
+    assert f"cell relu {finding}" in find_tampering("relu", code, PROTECTED)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def relu(x):\n    return np.maximum(x, 0.0)",
+        "import numpy as np\nimport math\n\ndef f(x):\n    return math.exp(x)",
+        "def f(x):\n    y = np.array(x)\n    y.shape = (-1,)\n    return y",
+        "class A:\n    def __init__(self):\n        setattr(self, 'x', 1)\n        self.y = 2",
+        "values = {}\nvalues['a'] = 1",
+        "def f(x)\n    return x",  # a syntax error is not tampering: it cannot run at all
+    ],
+)
+def test_ordinary_code_is_not_tampering(code):
+    assert find_tampering("relu", code, PROTECTED) == []
+
+
+def test_names_bound_by_a_setup_cell():
+    setup = (
+        "import math\nimport numpy as np\nimport softplus_course.plotting\n"
+        "from softplus_course.checks import check_call as cc, check_raises\n"
+        "rng = np.random.default_rng(1)\nuse_style()\n"
+    )
+    assert names_bound_by(setup) == {"math", "np", "softplus_course", "cc", "check_raises", "rng"}
+    assert names_bound_by("this is not python") == set()
+
+
+# --- restoring deleted cells -------------------------------------------------------------------
+
+
+def _cell(kind, grade_id, source, **flags):
+    cell = new_code_cell(source) if kind == "code" else new_markdown_cell(source)
+    cell.metadata["nbgrader"] = {"grade_id": grade_id, "schema_version": 3, **flags}
+    return cell
+
+
+def _source():
+    return new_notebook(
+        cells=[
+            _cell("code", "setup", "import numpy as np", locked=True),
+            new_markdown_cell("text"),
+            _cell("code", "relu", "### BEGIN SOLUTION\nanswer\n### END SOLUTION", solution=True),
+            _cell("code", "test_relu", "assert relu(1) == 1", grade=True, points=2),
+            _cell("code", "softplus", "solution", solution=True),
+            _cell("code", "test_softplus", "assert True", grade=True, points=3),
+        ]
+    )
+
+
+def _ids(nb):
+    return [c.metadata.get("nbgrader", {}).get("grade_id", "-") for c in nb.cells]
+
+
+def test_restore_puts_deleted_cells_back_in_place_with_a_blank_answer():
+    source = _source()
+    submission = nbformat.from_dict(source)
+    submission.cells = [c for c in submission.cells if _ids_of(c) not in ("relu", "test_softplus")]
+    restored = restore_deleted_cells(submission, source, "raise NotImplementedError()")
+    assert restored == ["relu", "test_softplus"]
+    assert _ids(submission) == _ids(source)  # relu lands after the exercise's text
+    relu = submission.cells[2]
+    assert relu.source == "raise NotImplementedError()" and "SOLUTION" not in relu.source
+    assert submission.cells[5].source == "assert True"
+
+
+def test_restore_into_a_notebook_without_nbgrader_cells_appends_in_order():
+    source = _source()
+    submission = new_notebook(cells=[new_markdown_cell("student notes")])
+    assert restore_deleted_cells(submission, source, "stub") == [
+        "setup",
+        "relu",
+        "test_relu",
+        "softplus",
+        "test_softplus",
+    ]
+    assert _ids(submission) == ["-", "setup", "relu", "test_relu", "softplus", "test_softplus"]
+    assert submission.cells[0].source == "student notes"
+
+
+def test_restore_changes_nothing_in_a_complete_notebook():
+    source = _source()
+    submission = nbformat.from_dict(source)
+    assert restore_deleted_cells(submission, source, "stub") == []
+    assert submission == source
+
+
+def _ids_of(cell):
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+# --- feedback tracebacks ---------------------------------------------------------------------
+
+
+def test_hide_test_tracebacks_keeps_only_the_message_of_test_cells():
+    error = new_output(
+        "error",
+        ename="AssertionError",
+        evalue="relu(-inf) should be 0.0",
+        traceback=["line 12  _hidden = 1", "AssertionError: relu(-inf)"],
+    )
+    test_cell = _cell("code", "test_relu", "check()", grade=True, points=2)
+    test_cell.outputs = [error]
+    answer = _cell("code", "relu", "x", solution=True)
+    answer.outputs = [nbformat.from_dict(dict(error))]
+    nb = new_notebook(cells=[answer, test_cell])
+    HideTestTracebacks().preprocess(nb, {})
+    assert nb.cells[1].outputs[0].traceback == ["AssertionError: relu(-inf) should be 0.0"]
+    assert len(nb.cells[0].outputs[0].traceback) == 2, "answer cells keep their traceback"
+
+
+# --- memory limit ------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA is enforced on Linux only")
+def test_limit_memory_turns_a_runaway_allocation_into_memory_error():
+    code = (
+        "from softplus_course.pipeline.limits import limit_memory\n"
+        "assert limit_memory(300)\n"
+        "try:\n    hog = [bytearray(10_000_000) for _ in range(100)]\n"
+        "except MemoryError:\n    print('MemoryError')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "MemoryError", result.stderr
+
+
+@pytest.mark.parametrize("bad", [0, -5, 1.5, True, "100"])
+def test_limit_memory_rejects_bad_sizes(bad):
+    with pytest.raises(ValueError, match="megabytes"):
+        limit_memory(bad)
