@@ -1,4 +1,4 @@
-"""Grading a class with broken and hostile submissions (the corpus in tests/corpus.py).
+"""Grading a class with broken and hostile submissions (softplus_course/pipeline/corpus.py).
 
 The whole corpus is graded once, in a temporary copy of the course, with short limits (a few
 seconds per cell, 1 GiB per kernel) so that the endless loop and the memory hog cost little.
@@ -12,10 +12,10 @@ import time
 
 import pytest
 from conftest import LESSONS, make_course_copy, submit
-from corpus import EXPECTED, LESSON, build
 from nbgrader.api import Gradebook
 
 from softplus_course.pipeline import fill_answers, grade, read_notebook, summary
+from softplus_course.pipeline.corpus import EXPECTED, LESSON, build
 from softplus_course.pipeline.lessons import Lesson
 
 pytestmark = pytest.mark.slow

@@ -58,7 +58,9 @@ def cmd_demo_grade(root: Path, args: argparse.Namespace) -> int:
 def cmd_bench(root: Path, args: argparse.Namespace) -> int:
     from .bench import run_bench  # imported here: it pulls in the timing machinery
 
-    return run_bench(root, _lessons(root, args.lessons), suite=not args.no_suite)
+    return run_bench(
+        root, _lessons(root, args.lessons), suite=not args.no_suite, corpus=not args.no_corpus
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("lessons", nargs="*", help="lesson names (default: all)")
         if name == "bench":
             p.add_argument("--no-suite", action="store_true", help="skip timing the test suite")
+            p.add_argument(
+                "--no-corpus", action="store_true", help="skip grading the bad-submission corpus"
+            )
     args = parser.parse_args(argv)
     root = find_root(args.root)
     return args.func(root, args)

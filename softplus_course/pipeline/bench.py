@@ -5,6 +5,10 @@ bottom), the seconds to autograde one complete submission of it (nbgrader's sani
 execution, and gradebook writes), and their ratio; then the seconds the whole test suite takes.
 Each time is the median of several runs (``timeit.repeat``), since this machine is shared.
 
+It also grades the corpus of broken and hostile submissions (:mod:`.corpus`) under the
+configured limits, and prints the seconds for a normal submission, for the slowest
+pathological one, and for the whole corpus.
+
 Targets: each lesson executes in at most 20 s; autograding takes at most 1.5 times as long as
 executing; the test suite takes at most 10 minutes once installed.
 """
@@ -23,8 +27,9 @@ from pathlib import Path
 import nbformat
 from sqlalchemy.exc import SAWarning
 
-from .lessons import Lesson, read_notebook
-from .nbgrader_ops import check, make_api, release_to
+from .grading import grade
+from .lessons import Lesson, discover_lessons, read_notebook
+from .nbgrader_ops import check, load_config, make_api, release_to
 from .notebooks import execute, fill_answers
 
 EXECUTE_TARGET_S = 20.0
@@ -69,6 +74,32 @@ def time_autograde(lesson: Lesson, repeat: int = 3) -> float:
         return _median(run, repeat)
 
 
+def time_corpus(root: Path) -> tuple[list, float]:
+    """Grade the corpus of bad submissions in a scratch copy; return (results, total seconds)."""
+    from . import corpus
+
+    lesson = next(x for x in discover_lessons(root) if x.name == corpus.LESSON)
+    release, source = read_notebook(lesson.release), read_notebook(lesson.source)
+    others = [x for x in discover_lessons(root) if x.name != lesson.name]
+    other = read_notebook(others[0].release) if others else None
+    with tempfile.TemporaryDirectory(prefix="softplus-bench-") as tmp:
+        course = Path(tmp)
+        shutil.copy(root / "nbgrader_config.py", course)
+        shutil.copytree(root / "solutions", course / "solutions")
+        cases = corpus.build(release, fill_answers(release, source), other)
+        for student, nb in cases.items():
+            folder = course / "submitted" / student / lesson.name
+            folder.mkdir(parents=True)
+            path = folder / lesson.notebook
+            if isinstance(nb, str):
+                path.write_text(nb, encoding="utf-8")
+            else:
+                nbformat.write(nb, path)
+        start = timeit.default_timer()
+        results = grade(course)
+        return results, timeit.default_timer() - start
+
+
 def time_suite(root: Path) -> tuple[float, int]:
     """Seconds for one run of the test suite (``python -m pytest``), and its exit status."""
     start = timeit.default_timer()
@@ -82,7 +113,9 @@ def time_suite(root: Path) -> tuple[float, int]:
     return timeit.default_timer() - start, result.returncode
 
 
-def run_bench(root: Path, lessons: list[Lesson], *, suite: bool = True, repeat: int = 3) -> int:
+def run_bench(
+    root: Path, lessons: list[Lesson], *, suite: bool = True, corpus: bool = True, repeat: int = 3
+) -> int:
     """Print the table; return 1 if a target is missed, else 0."""
     print(f"Median of {repeat} runs each, on this machine.")
     print(f"{'lesson':<24} {'execute s':>10} {'autograde s':>12} {'ratio':>7}  targets")
@@ -95,6 +128,19 @@ def run_bench(root: Path, lessons: list[Lesson], *, suite: bool = True, repeat: 
         missed |= not ok
         verdict = "met" if ok else f"MISSED (≤ {EXECUTE_TARGET_S:g} s, ratio ≤ {RATIO_TARGET:g})"
         print(f"{lesson.name:<24} {executed:>10.2f} {graded:>12.2f} {ratio:>7.2f}  {verdict}")
+    if corpus:
+        cfg = load_config(root)
+        limits = f"cell timeout {cfg.Execute.timeout} s"
+        results, total = time_corpus(root)
+        normal = next(r for r in results if r.student == "control")
+        slowest = max(results, key=lambda r: r.seconds)
+        print(
+            f"bad-submission corpus ({len(results)} submissions, {limits}): {total:.1f} s in all;"
+            f" a normal submission {normal.seconds:.1f} s; slowest {slowest.student}"
+            f" {slowest.seconds:.1f} s"
+        )
+        for r in sorted(results, key=lambda r: -r.seconds)[:5]:
+            print(f"    {r.student:<18} {r.seconds:6.1f} s  {r.status:<10} {r.reason[:60]}")
     if suite:
         seconds, status = time_suite(root)
         ok = seconds <= SUITE_TARGET_S and status == 0

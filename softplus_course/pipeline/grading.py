@@ -48,6 +48,7 @@ class SubmissionResult:
     notes: list[str] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0  # wall time spent grading it
 
     @property
     def reason(self) -> str:
@@ -232,32 +233,40 @@ def grade(root: Path | str, only_students: Iterable[str] | None = None) -> list[
     for student, folder in pairs:
         result = SubmissionResult(student, folder)
         results.append(result)
-        info = infos.get(folder)
-        if info is None:
-            result.status = NOT_GRADED
-            result.notes.append(f"no lesson named {folder!r} in this course")
-            continue
-        result.max_scores = dict(info.max_scores)
-        try:
-            notes, tampering = _precheck(root, student, info, infos)
-            result.notes += notes
-            with _quiet_sqlalchemy():
-                check(api.autograde(folder, student, force=True, create=True), "autograde")
-            result.notes += _execution_notes(root, student, info)
-            if tampering:
-                # Tampering gains nothing: no points, and the instructor decides (Formgrader).
-                result.status = REVIEW
-                result.notes.append("tampering: " + "; ".join(tampering))
-                with Gradebook(db_url) as gb:
-                    _set_scores(gb, folder, student, manual=0.0)
-            _read_scores(db_url, info.lesson, student, result)
-            check(api.generate_feedback(folder, student, force=True), "feedback")
-        except (_Skip, NbgraderFailure) as exc:
-            result.status = NOT_GRADED
-            result.notes.append(_last_line(str(exc)))
-            result.scores = {name: 0.0 for name in result.max_scores}
-            _record_zero(db_url, folder, student)
+        started = time.perf_counter()
+        _grade_one(api, root, db_url, result, infos)
+        result.seconds = time.perf_counter() - started
     return results
+
+
+def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) -> None:
+    """Grade one submission into ``result``; every problem ends up in ``result.notes``."""
+    student, folder = result.student, result.lesson
+    info = infos.get(folder)
+    if info is None:
+        result.status = NOT_GRADED
+        result.notes.append(f"no lesson named {folder!r} in this course")
+        return
+    result.max_scores = dict(info.max_scores)
+    try:
+        notes, tampering = _precheck(root, student, info, infos)
+        result.notes += notes
+        with _quiet_sqlalchemy():
+            check(api.autograde(folder, student, force=True, create=True), "autograde")
+        result.notes += _execution_notes(root, student, info)
+        if tampering:
+            # Tampering gains nothing: no points, and the instructor decides (Formgrader).
+            result.status = REVIEW
+            result.notes.append("tampering: " + "; ".join(tampering))
+            with Gradebook(db_url) as gb:
+                _set_scores(gb, folder, student, manual=0.0)
+        _read_scores(db_url, info.lesson, student, result)
+        check(api.generate_feedback(folder, student, force=True), "feedback")
+    except (_Skip, NbgraderFailure) as exc:
+        result.status = NOT_GRADED
+        result.notes.append(_last_line(str(exc)))
+        result.scores = {name: 0.0 for name in result.max_scores}
+        _record_zero(db_url, folder, student)
 
 
 def _last_line(text: str) -> str:

@@ -1,5 +1,8 @@
 """A corpus of broken and hostile submissions of lesson 01, each with its expected outcome.
 
+The test suite grades it (tests/test_corpus.py) and ``make bench`` times it: it is the
+evidence that one bad notebook never stops or skews the grading of a class.
+
 Every case starts from the complete, correct submission (``fill_answers`` of the released
 notebook) and breaks one thing, so any point it loses is lost to that one thing. Build the
 notebooks with :func:`build`; ``EXPECTED`` says what grading must make of each.
