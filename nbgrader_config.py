@@ -42,7 +42,7 @@ c.Execute.extra_arguments = [
     "--IPKernelApp.log_level=ERROR",
     # Runs in the kernel before any notebook cell.
     "--IPKernelApp.exec_lines=["
-    f"'from softplus_course.pipeline.limits import limit_memory; limit_memory({KERNEL_MEMORY_MB})'"
+    f"'from softplus_course.limits import limit_memory; limit_memory({KERNEL_MEMORY_MB})'"
     "]",
 ]
 

@@ -35,6 +35,8 @@ def _describe_call(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) ->
 
 def _short(value: Any) -> str:
     """A readable, bounded representation of an argument or a result."""
+    if callable(value) and hasattr(value, "__name__") and not isinstance(value, type):
+        return value.__name__  # a function argument reads better as its name than its repr
     if isinstance(value, np.ndarray):
         with np.printoptions(precision=17, threshold=8, edgeitems=3):
             text = f"np.array({np.array2string(value, separator=', ')}, dtype={value.dtype})"

@@ -58,6 +58,8 @@ def graded_course(tmp_path_factory):
     """
     course = make_course_copy(tmp_path_factory.mktemp("graded") / "course")
     for lesson in LESSONS:
+        if not lesson.release.is_file():
+            continue  # a lesson not released yet: test_course_is_in_sync reports it
         release = read_notebook(lesson.release)
         source = read_notebook(lesson.source)
         submit(course, "solution", lesson.name, fill_answers(release, source))

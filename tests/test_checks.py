@@ -652,3 +652,14 @@ def test_check_raises_section_not_str_is_type_error():
 def test_check_raises_exception_not_exception_class_is_type_error(exception):
     with pytest.raises(TypeError, match=re.escape("exception must be an exception class")):
         check_raises(strict_log, -1.0, exception, section=SECTION)
+
+
+def test_function_arguments_are_named_in_messages():
+    def apply(f, x):
+        return f(x) + 1.0
+
+    def square(x):
+        return x * x
+
+    with pytest.raises(AssertionError, match=r"apply\(square, 2\.0\) should be 4\.0"):
+        check_call(apply, (square, 2.0), 4.0, section="s")

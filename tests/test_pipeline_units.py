@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from softplus_course.pipeline.limits import limit_memory
+from softplus_course.limits import limit_memory
 from softplus_course.pipeline.preprocessors import HideTestTracebacks, restore_deleted_cells
 from softplus_course.pipeline.tamper import find_tampering, names_bound_by
 
@@ -156,7 +156,7 @@ def test_hide_test_tracebacks_keeps_only_the_message_of_test_cells():
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_DATA is enforced on Linux only")
 def test_limit_memory_turns_a_runaway_allocation_into_memory_error():
     code = (
-        "from softplus_course.pipeline.limits import limit_memory\n"
+        "from softplus_course.limits import limit_memory\n"
         "assert limit_memory(300)\n"
         "try:\n    hog = [bytearray(10_000_000) for _ in range(100)]\n"
         "except MemoryError:\n    print('MemoryError')\n"

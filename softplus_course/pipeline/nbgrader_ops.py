@@ -9,12 +9,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.validator import Validator
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from .lessons import CONFIG_FILE, Lesson, discover_lessons
+from .lessons import CONFIG_FILE, Lesson, discover_lessons, read_notebook
 
 # nbgrader runs the `alembic` command (installed beside this Python) whenever it opens the
 # gradebook. When the environment is not activated, that folder is not on PATH: put it there.
@@ -22,7 +23,15 @@ _BIN = str(Path(sys.executable).parent)
 if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
-__all__ = ["load_config", "make_api", "release", "release_to", "validate", "NbgraderFailure"]
+__all__ = [
+    "load_config",
+    "make_api",
+    "release",
+    "release_pages",
+    "release_to",
+    "validate",
+    "NbgraderFailure",
+]
 
 
 class NbgraderFailure(RuntimeError):
@@ -86,8 +95,31 @@ def release_to(
     return [destination / lesson.name / lesson.notebook for lesson in lessons]
 
 
+def release_pages(root: Path | str, destination: Path | str) -> list[Path]:
+    """Copy the top-level notebooks of ``solutions/`` (the start page) into ``destination/``.
+
+    nbgrader only handles lesson folders, so pages such as ``00_start_here.ipynb`` are copied
+    here, with their outputs and execution counts cleared like a released lesson's. Returns the
+    paths written.
+    """
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    written = []
+    for source in sorted((Path(root) / "solutions").glob("*.ipynb")):
+        nb = read_notebook(source)
+        for cell in nb.cells:
+            cell.get("metadata", {}).pop("execution", None)
+            if cell.cell_type == "code":
+                cell.outputs = []
+                cell.execution_count = None
+        nbformat.write(nb, destination / source.name)
+        written.append(destination / source.name)
+    return written
+
+
 def release(root: Path | str, lessons: Iterable[Lesson] | None = None) -> list[Path]:
-    """Regenerate ``course/`` from ``solutions/`` (all lessons, or the ones given).
+    """Regenerate ``course/`` from ``solutions/`` (all lessons, or the ones given), and the
+    top-level pages such as the start page (always; see :func:`release_pages`).
 
     The new version is built beside the old one first, so a failing lesson leaves ``course/``
     as it was.
@@ -97,12 +129,16 @@ def release(root: Path | str, lessons: Iterable[Lesson] | None = None) -> list[P
     course = root / "course"
     with tempfile.TemporaryDirectory(prefix="softplus-release-") as staging:
         release_to(root, staging, lessons)
+        pages = release_pages(root, Path(staging) / "pages")
         for lesson in lessons:
             target = course / lesson.name
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(Path(staging) / lesson.name, target)
-    return [lesson.release for lesson in lessons]
+        course.mkdir(exist_ok=True)
+        for page in pages:
+            shutil.copyfile(page, course / page.name)
+    return [lesson.release for lesson in lessons] + [course / page.name for page in pages]
 
 
 def validate(root: Path | str, notebook: Path | str, *, invert: bool = False) -> dict:

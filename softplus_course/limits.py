@@ -1,4 +1,8 @@
-"""Resource limits for grading kernels (applied through nbgrader_config.py)."""
+"""Resource limits for grading kernels (applied through nbgrader_config.py).
+
+Kept outside softplus_course.pipeline on purpose: every grading kernel imports it at start-up,
+and the pipeline package would drag nbgrader and SQLAlchemy into each kernel.
+"""
 
 from __future__ import annotations
 
