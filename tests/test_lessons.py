@@ -43,22 +43,31 @@ def test_lesson_has_the_house_structure(lesson):
     assert "show_versions" in setup[0].source and "use_style()" in setup[0].source
 
 
+def _owner(test_id: str, answers: list[str]) -> str | None:
+    names = [a for a in answers if test_id == f"test_{a}" or test_id.startswith(f"test_{a}_")]
+    return max(names, key=len) if names else None
+
+
 def test_every_exercise_has_docstring_heading_and_test_cell(lesson):
     nb = read_notebook(lesson.source)
     answers = answer_cells(nb)
     tests = dict(graded_cells(nb))
     assert answers, f"{lesson.name} has no exercises"
+    orphans = [t for t in tests if _owner(t, answers) is None]
+    assert not orphans, f"test cells that belong to no exercise: {orphans}"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for name in answers:
         cell = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == name)
         assert re.search(rf"^def {name}\(", cell.source, re.M), f"cell {name!r} must define {name}"
         for word in ("TODO", "HINT", "EXAMPLE"):
             assert word in cell.source, f"the docstring of {name} has no {word}"
-        test_id = f"test_{name}"
-        assert test_id in tests, f"no test cell {test_id!r} for exercise {name!r}"
+        # One test cell `test_<name>`, or several `test_<name>_<part>` where an exercise is
+        # graded per part; a test cell belongs to the longest exercise name that prefixes it.
+        own = {t: p for t, p in tests.items() if _owner(t, answers) == name}
+        assert own, f"no test cell 'test_{name}' for exercise {name!r}"
         heading = re.search(rf"Exercise \d+ — `{name}` \((\d+) points?\)", text)
         assert heading, f"no heading 'Exercise N — `{name}` (k points)'"
-        assert float(heading.group(1)) == tests[test_id], f"{name}: heading and points disagree"
+        assert float(heading.group(1)) == sum(own.values()), f"{name}: heading and points disagree"
 
 
 def test_solutions_are_committed_executed_and_clean(lesson):
