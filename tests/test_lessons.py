@@ -58,7 +58,9 @@ def test_every_exercise_has_docstring_heading_and_test_cell(lesson):
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for name in answers:
         cell = next(c for c in nb.cells if _nbgrader(c).get("grade_id") == name)
-        assert re.search(rf"^def {name}\(", cell.source, re.M), f"cell {name!r} must define {name}"
+        # A function (def), an autograd Function (class) or an answer value (name = ...).
+        defines = rf"^(def {name}\(|class {name}\b|{name}\s*=)"
+        assert re.search(defines, cell.source, re.M), f"cell {name!r} must define {name}"
         for word in ("TODO", "HINT", "EXAMPLE"):
             assert word in cell.source, f"the docstring of {name} has no {word}"
         # One test cell `test_<name>`, or several `test_<name>_<part>` where an exercise is
