@@ -39,8 +39,9 @@ $(STAMP): pyproject.toml
 # Jupyter refuses to run as root unless told; containers often run as root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
+# Opens the start page; JupyterLab's root is its folder, course/.
 lab: $(STAMP)
-	$(BIN)/jupyter lab course $(ALLOW_ROOT)
+	$(BIN)/jupyter lab course/00_start_here.ipynb $(ALLOW_ROOT)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 from pathlib import Path
 
@@ -46,6 +48,23 @@ def submit(course: Path, student: str, lesson: str, nb_or_text) -> Path:
     else:
         nbformat.write(nb_or_text, path)
     return path
+
+
+def hidden_test_lines(nb) -> list[str]:
+    """The substantial lines of a notebook's hidden tests (to look for leaks)."""
+    return [
+        line.strip()
+        for cell in nb.cells
+        if "BEGIN HIDDEN TESTS" in cell.source
+        for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].splitlines()
+        if len(line.strip()) > 20
+    ]
+
+
+def feedback_text(course: Path, student: str, lesson: str) -> str:
+    """The text of a student's HTML feedback, tags removed."""
+    page = course / "feedback" / student / lesson / f"{lesson}.html"
+    return html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
 
 
 @pytest.fixture(scope="session")

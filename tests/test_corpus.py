@@ -6,12 +6,10 @@ seconds per cell, 1 GiB per kernel) so that the endless loop and the memory hog 
 
 from __future__ import annotations
 
-import html
-import re
 import time
 
 import pytest
-from conftest import LESSONS, make_course_copy, submit
+from conftest import LESSONS, feedback_text, hidden_test_lines, make_course_copy, submit
 from nbgrader.api import Gradebook
 
 from softplus_course.pipeline import fill_answers, grade, read_notebook, summary
@@ -89,20 +87,14 @@ def test_every_submission_is_in_the_gradebook_with_the_reported_score(corpus):
 def test_feedback_exists_for_graded_work_and_hides_hidden_tests(corpus):
     course, results, _ = corpus
     lesson = next(x for x in LESSONS if x.name == LESSON)
-    source = read_notebook(lesson.source)
-    hidden = [
-        line.strip()
-        for cell in source.cells
-        if "BEGIN HIDDEN TESTS" in cell.source
-        for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].splitlines()
-        if len(line.strip()) > 20
-    ]
+    hidden = hidden_test_lines(read_notebook(lesson.source))
+    assert hidden
     for student, r in results.items():
         page = course / "feedback" / student / r.lesson / f"{r.lesson}.html"
         assert page.is_file() == (r.status != "not graded"), student
         if page.is_file():
-            text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
-            assert f"{r.score:g} / {r.max_score:g}" in text or "Score" in text
+            text = feedback_text(course, student, r.lesson)
+            assert f"Score: {r.score:.1f} / {r.max_score:.1f}" in text, student
             leaked = [line for line in hidden if line in text]
             assert not leaked, f"{student}: hidden test code in the feedback: {leaked[:2]}"
 

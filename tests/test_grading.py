@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import csv
-import html
-import re
 
 import nbformat
 import pytest
-from conftest import LESSONS, ROOT
+from conftest import LESSONS, ROOT, feedback_text, hidden_test_lines
 
 from softplus_course.pipeline import (
     SubmissionResult,
@@ -49,17 +47,9 @@ def test_feedback_shows_scores_but_not_hidden_tests(graded_course):
 @pytest.mark.slow
 def test_feedback_of_a_failed_hidden_test_shows_its_message_not_its_code(graded_course):
     course, _ = graded_course
-    page = course / "feedback" / "sample_partial" / FIRST.name / f"{FIRST.name}.html"
-    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8")))
+    text = feedback_text(course, "sample_partial", FIRST.name)
     assert "relu(-inf) should be 0.0, got nan" in text
-    source = read_notebook(FIRST.source)
-    hidden = [
-        line.strip()
-        for cell in source.cells
-        if "BEGIN HIDDEN TESTS" in cell.source
-        for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].splitlines()
-        if len(line.strip()) > 20
-    ]
+    hidden = hidden_test_lines(read_notebook(FIRST.source))
     assert hidden, "lesson 01 should have hidden tests"
     leaked = [line for line in hidden if line in text]
     assert not leaked, f"hidden test code in the feedback: {leaked[:3]}"
