@@ -34,6 +34,10 @@ from .notebooks import execute, fill_answers
 
 EXECUTE_TARGET_S = 20.0
 RATIO_TARGET = 1.5
+# Lesson 06 runs real (small) training experiments: its issue sets 30 s to execute, and 10 s to
+# autograde, which the lesson meets by running its smallest configuration under nbgrader.
+EXECUTE_TARGETS_S = {"06_when_to_use": 30.0}
+AUTOGRADE_LIMITS_S = {"06_when_to_use": 10.0}
 SUITE_TARGET_S = 600.0
 
 
@@ -121,9 +125,17 @@ def run_bench(
     for lesson in lessons:
         executed, graded = time_lesson(lesson, repeat)
         ratio = graded / executed
-        ok = executed <= EXECUTE_TARGET_S and ratio <= RATIO_TARGET
+        execute_target = EXECUTE_TARGETS_S.get(lesson.name, EXECUTE_TARGET_S)
+        if lesson.name in AUTOGRADE_LIMITS_S:
+            grade_ok, grade_target = (
+                graded <= AUTOGRADE_LIMITS_S[lesson.name],
+                (f"autograde ≤ {AUTOGRADE_LIMITS_S[lesson.name]:g} s"),
+            )
+        else:
+            grade_ok, grade_target = ratio <= RATIO_TARGET, f"ratio ≤ {RATIO_TARGET:g}"
+        ok = executed <= execute_target and grade_ok
         missed |= not ok
-        verdict = "met" if ok else f"MISSED (≤ {EXECUTE_TARGET_S:g} s, ratio ≤ {RATIO_TARGET:g})"
+        verdict = "met" if ok else f"MISSED (≤ {execute_target:g} s, {grade_target})"
         print(f"{lesson.name:<24} {executed:>10.2f} {graded:>12.2f} {ratio:>7.2f}  {verdict}")
     if corpus:
         cfg = load_config(root)
