@@ -169,3 +169,24 @@ def test_limit_memory_turns_a_runaway_allocation_into_memory_error():
 def test_limit_memory_rejects_bad_sizes(bad):
     with pytest.raises(ValueError, match="megabytes"):
         limit_memory(bad)
+
+
+def test_coalesce_streams_merges_consecutive_prints_only():
+    from softplus_course.pipeline.notebooks import coalesce_streams
+
+    outs = [
+        new_output("stream", name="stdout", text="a"),
+        new_output("stream", name="stdout", text="b\n"),
+        new_output("stream", name="stderr", text="warn\n"),
+        new_output("stream", name="stdout", text="c\n"),
+        new_output("display_data", data={"text/plain": "x"}),
+        new_output("stream", name="stdout", text="d\n"),
+    ]
+    merged = coalesce_streams(outs)
+    assert [(o.output_type, o.get("name"), o.get("text")) for o in merged] == [
+        ("stream", "stdout", "ab\n"),
+        ("stream", "stderr", "warn\n"),
+        ("stream", "stdout", "c\n"),
+        ("display_data", None, None),
+        ("stream", "stdout", "d\n"),
+    ]

@@ -11,7 +11,13 @@ from nbclient import NotebookClient
 
 from .lessons import read_notebook
 
-__all__ = ["execute", "execute_in_place", "strip_solution_markers", "fill_answers"]
+__all__ = [
+    "coalesce_streams",
+    "execute",
+    "execute_in_place",
+    "fill_answers",
+    "strip_solution_markers",
+]
 
 KERNEL = "python3"
 # Matches nbgrader's default delimiters ("### BEGIN SOLUTION", "### END SOLUTION").
@@ -40,7 +46,31 @@ def execute(
         resources={"metadata": {"path": str(cwd)}},
     )
     client.execute()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     return nb
+
+
+def coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stdout (or stderr) outputs into one.
+
+    How a kernel splits printed text into messages depends on timing; merged, the same prints
+    always give the same notebook file.
+    """
+    merged: list = []
+    for out in outputs:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and out.get("output_type") == "stream"
+            and last.get("output_type") == "stream"
+            and out.get("name") == last.get("name")
+        ):
+            last["text"] = last["text"] + out["text"]
+        else:
+            merged.append(out)
+    return merged
 
 
 def execute_in_place(path: Path | str, *, timeout: int = 120) -> nbformat.NotebookNode:
