@@ -21,6 +21,7 @@ __all__ = [
     "plot_with_derivative",
     "plot_family",
     "plot_errors",
+    "plot_runs",
 ]
 
 STYLE_PATH = Path(__file__).with_name("softplus.mplstyle")
@@ -226,4 +227,76 @@ def plot_errors(
         ax.set_yscale("log")
     if floor is not None:
         ax.set_ylabel(f"{ylabel} (values below {floor:g} drawn at {floor:g})")
+    return ax
+
+
+def plot_runs(
+    steps: object,
+    runs: Mapping[str, object],
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    xlabel: str = "step",
+    ylabel: str = "value",
+    logy: bool = False,
+) -> Axes:
+    """Draw repeated runs of an experiment: per label, every run thin and their median thick.
+
+    Parameters
+    ----------
+    steps : array_like
+        1-D grid shared by all runs (training steps, say).
+    runs : mapping of str to array
+        Legend label -> values of shape ``(len(steps), n_runs)`` (one column per run, e.g. per
+        seed) or ``(len(steps),)`` for a single run. Each label gets one colour; its runs are
+        drawn thin and translucent, their median over the runs thick and labelled
+        ``"<label> (median of n)"``.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    title, xlabel, ylabel : str
+        Axis texts.
+    logy : bool
+        Logarithmic y axis.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> ax = plot_runs(np.arange(3), {"relu": np.array([[1.0, 2.0], [0.5, 1.0], [0.2, 0.1]])})
+    """
+    xs = _grid(steps, "steps")
+    if not isinstance(runs, Mapping) or not runs:
+        raise ValueError("runs must be a non-empty mapping of label -> array of runs")
+    values: dict[str, np.ndarray] = {}
+    for label, data in runs.items():
+        try:
+            if data is None:
+                raise TypeError("None is not a number")
+            arr = np.asarray(data, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"runs {label!r} must be an array of numbers") from exc
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2 or arr.shape[0] != xs.size or arr.shape[1] == 0:
+            raise ValueError(
+                f"runs {label!r} must have shape ({xs.size}, n_runs) to match steps, "
+                f"got {np.shape(data)}"
+            )
+        values[label] = arr
+    ax = _axes(ax)
+    for label, arr in values.items():
+        (median,) = ax.plot(
+            xs, np.median(arr, axis=1), lw=2.2, label=f"{label} (median of {arr.shape[1]})"
+        )
+        if arr.shape[1] > 1:
+            ax.plot(xs, arr, color=median.get_color(), lw=0.8, alpha=0.35, label="_nolegend_")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    if logy:
+        ax.set_yscale("log")
+    ax.legend()
     return ax
