@@ -7,10 +7,10 @@ import re
 import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from softplus_course.pipeline import discover_lessons, fill_answers, grade, read_notebook
+from softplus_course.pipeline.grading import copy_course, place_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "tests" / "sample_submissions"
@@ -32,22 +32,12 @@ def root() -> Path:
 
 def make_course_copy(destination: Path) -> Path:
     """A throw-away course root: config and solutions, no gradebook, nothing submitted."""
-    destination.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "nbgrader_config.py", destination)
-    shutil.copytree(ROOT / "solutions", destination / "solutions")
-    return destination
+    return copy_course(ROOT, destination)
 
 
 def submit(course: Path, student: str, lesson: str, nb_or_text) -> Path:
     """Place a notebook (or raw text, for broken files) as ``student``'s submission."""
-    folder = course / "submitted" / student / lesson
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{lesson}.ipynb"
-    if isinstance(nb_or_text, str):
-        path.write_text(nb_or_text, encoding="utf-8")
-    else:
-        nbformat.write(nb_or_text, path)
-    return path
+    return place_submission(course, student, lesson, nb_or_text)
 
 
 def hidden_test_lines(nb) -> list[str]:

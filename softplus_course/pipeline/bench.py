@@ -15,7 +15,6 @@ executing; the test suite takes at most 10 minutes once installed.
 
 from __future__ import annotations
 
-import shutil
 import statistics
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 import nbformat
 from sqlalchemy.exc import SAWarning
 
-from .grading import grade
+from .grading import copy_course, grade, place_submission
 from .lessons import Lesson, discover_lessons, read_notebook
 from .nbgrader_ops import check, load_config, make_api, release_to
 from .notebooks import execute, fill_answers
@@ -50,15 +49,11 @@ def time_lesson(lesson: Lesson, repeat: int = 3) -> tuple[float, float]:
     """
     source = read_notebook(lesson.source)
     with tempfile.TemporaryDirectory(prefix="softplus-bench-") as tmp:
-        course = Path(tmp)
-        shutil.copy(lesson.root / "nbgrader_config.py", course)
-        shutil.copytree(lesson.root / "solutions" / lesson.name, course / "solutions" / lesson.name)
+        course = copy_course(lesson.root, tmp, [lesson.name])
         db_url = f"sqlite:///{course / 'gradebook.db'}"
         release_to(course, course / "release", db_url=db_url)
         complete = fill_answers(read_notebook(lesson.release), source)
-        folder = course / "submitted" / "bench" / lesson.name
-        folder.mkdir(parents=True)
-        nbformat.write(complete, folder / lesson.notebook)
+        place_submission(course, "bench", lesson.name, complete)
         api = make_api(course, db_url=db_url)
 
         def run_execute():
@@ -85,18 +80,10 @@ def time_corpus(root: Path) -> tuple[list, float]:
     others = [x for x in discover_lessons(root) if x.name != lesson.name]
     other = read_notebook(others[0].release) if others else None
     with tempfile.TemporaryDirectory(prefix="softplus-bench-") as tmp:
-        course = Path(tmp)
-        shutil.copy(root / "nbgrader_config.py", course)
-        shutil.copytree(root / "solutions", course / "solutions")
+        course = copy_course(root, tmp)
         cases = corpus.build(release, fill_answers(release, source), other)
         for student, nb in cases.items():
-            folder = course / "submitted" / student / lesson.name
-            folder.mkdir(parents=True)
-            path = folder / lesson.notebook
-            if isinstance(nb, str):
-                path.write_text(nb, encoding="utf-8")
-            else:
-                nbformat.write(nb, path)
+            place_submission(course, student, lesson.name, nb)
         start = timeit.default_timer()
         results = grade(course)
         return results, timeit.default_timer() - start

@@ -8,6 +8,7 @@ its reason and never stops the grading of the others.
 from __future__ import annotations
 
 import csv
+import shutil
 import tempfile
 import time
 import warnings
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
@@ -62,6 +64,34 @@ class SubmissionResult:
     @property
     def max_score(self) -> float:
         return sum(self.max_scores.values())
+
+
+def copy_course(root: Path | str, destination: Path | str, lessons: Iterable[str] = ()) -> Path:
+    """A scratch course: ``nbgrader_config.py`` and ``solutions/`` (only the named lessons, if
+    any), with no gradebook and nothing submitted. For tests and benchmarks."""
+    root, destination = Path(root), Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy(root / "nbgrader_config.py", destination)
+    names = list(lessons)
+    if names:
+        for name in names:
+            shutil.copytree(root / "solutions" / name, destination / "solutions" / name)
+    else:
+        shutil.copytree(root / "solutions", destination / "solutions")
+    return destination
+
+
+def place_submission(course: Path | str, student: str, lesson: str, notebook) -> Path:
+    """Put ``notebook`` (a NotebookNode, or raw text for a broken file) where nbgrader looks
+    for ``student``'s submission of ``lesson``; return its path."""
+    folder = Path(course) / "submitted" / student / lesson
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{lesson}.ipynb"
+    if isinstance(notebook, str):
+        path.write_text(notebook, encoding="utf-8")
+    else:
+        nbformat.write(notebook, path)
+    return path
 
 
 def find_submissions(root: Path) -> list[tuple[str, str]]:
