@@ -15,6 +15,8 @@ TORCH ?= torch==2.13.0
 TORCH_INDEX_URL ?=
 export PATH := $(abspath $(BIN)):$(PATH)
 PIP := $(PY) -m pip install --disable-pip-version-check --quiet
+# Submissions graded at a time by `make grade` and `make demo-grade`, each in its own process.
+JOBS ?= 1
 
 .PHONY: help install lab test release execute grade demo-grade bench lint format clean
 
@@ -24,6 +26,7 @@ help:
 	@echo "Instructors:  make release     regenerate course/ from solutions/"
 	@echo "              make execute     re-run solutions/ notebooks and store their outputs"
 	@echo "              make grade       autograde submitted/ -> grades.csv, feedback/"
+	@echo "                               (JOBS=4 grades four submissions at a time)"
 	@echo "              make demo-grade  grade the bundled sample submissions"
 	@echo "              make bench       time lessons, autograding and the test suite"
 	@echo "Maintainers:  make lint | format | clean"
@@ -53,10 +56,10 @@ execute: $(STAMP)
 	$(PY) -m softplus_course.pipeline execute
 
 grade: $(STAMP)
-	$(PY) -m softplus_course.pipeline grade
+	$(PY) -m softplus_course.pipeline grade --jobs $(JOBS)
 
 demo-grade: $(STAMP)
-	$(PY) -m softplus_course.pipeline demo-grade
+	$(PY) -m softplus_course.pipeline demo-grade --jobs $(JOBS)
 
 bench: $(STAMP)
 	$(PY) -m softplus_course.pipeline bench

@@ -62,7 +62,8 @@ def graded_course(tmp_path_factory):
     """A copy of the course with submissions for every lesson, graded once by the pipeline.
 
     Students: ``solution`` (every answer from solutions/), ``blank`` (the released notebook as
-    it is), and the bundled samples. (Broken and hostile submissions: tests/test_corpus.py.)
+    it is), and the bundled samples, graded two at a time. (Broken and hostile submissions:
+    tests/test_corpus.py.)
     Returns ``(course_root, {(student, lesson): SubmissionResult})``.
     """
     course = make_course_copy(tmp_path_factory.mktemp("graded") / "course")
@@ -75,5 +76,7 @@ def graded_course(tmp_path_factory):
         submit(course, "blank", lesson.name, release)
     for student in sorted(p for p in SAMPLES.iterdir() if p.is_dir()):
         shutil.copytree(student, course / "submitted" / student.name)
-    results = grade(course)
+    # Two worker processes, as `make grade JOBS=2` uses: test_grading.py checks that they give
+    # what one process gives.
+    results = grade(course, jobs=2)
     return course, {(r.student, r.lesson): r for r in results}

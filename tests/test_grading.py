@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import shutil
 
 import nbformat
 import pytest
-from conftest import LESSONS, ROOT, feedback_text, hidden_test_lines
+from conftest import LESSONS, ROOT, feedback_text, hidden_test_lines, make_course_copy, submit
 
 from softplus_course.pipeline import (
     SubmissionResult,
@@ -67,6 +68,106 @@ def test_gradebook_has_every_graded_submission(graded_course):
                 assert nb.score == r.score, (student, lesson)
 
 
+@pytest.mark.slow
+def test_parallel_grading_gives_what_one_process_gives(graded_course, tmp_path):
+    """graded_course was graded by two workers; grade lesson 01's submissions again in one
+    process, with a broken one among them, and compare results, gradebook and feedback."""
+    from nbgrader.api import Gradebook
+
+    course, parallel = graded_course
+    students = ["blank", "sample_complete", "sample_partial", "solution"]
+    again = make_course_copy(tmp_path / "course")
+    for student in students:
+        shutil.copytree(
+            course / "submitted" / student / FIRST.name,
+            again / "submitted" / student / FIRST.name,
+        )
+    submit(again, "broken", FIRST.name, "{ not json")
+    results = grading_module.grade(again, jobs=1)
+    assert [(r.student, r.lesson) for r in results] == [
+        (s, FIRST.name) for s in sorted(["broken", *students])
+    ], "results should come in the order of find_submissions"
+    broken = next(r for r in results if r.student == "broken")
+    rest = [r for r in results if r is not broken]
+    assert broken.status == "not graded" and "JSON" in broken.reason, broken.reason
+    for r in rest:
+        p = parallel[(r.student, r.lesson)]
+        assert (r.status, r.scores, r.notes) == (p.status, p.scores, p.notes), r.student
+        assert feedback_text(again, r.student, r.lesson) == feedback_text(
+            course, r.student, r.lesson
+        ), f"feedback of {r.student} differs between one and two processes"
+    with Gradebook(grading_module.gradebook_url(course)) as gb:
+        in_parallel = {s: gb.find_submission(FIRST.name, s).score for s in students}
+    assert in_parallel == {r.student: r.score for r in rest}
+
+
+def test_gradebook_url_waits_for_other_writers(tmp_path):
+    shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
+    url = grading_module.gradebook_url(tmp_path)
+    assert url == f"sqlite:///{tmp_path / 'gradebook.db'}?timeout=60"
+    (tmp_path / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.CourseDirectory.db_url = "sqlite:///other.db?timeout=5"\n'
+    )
+    assert grading_module.gradebook_url(tmp_path) == "sqlite:///other.db?timeout=5"
+
+
+def test_grade_rejects_a_bad_number_of_jobs(tmp_path):
+    for jobs in [0, -1, 1.5, True, "2"]:
+        with pytest.raises(ValueError, match="jobs must be a whole number"):
+            grading_module.grade(tmp_path, jobs=jobs)
+
+
+def test_cli_rejects_a_bad_number_of_jobs(capsys):
+    from softplus_course.pipeline.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--root", str(ROOT), "grade", "--jobs", "0"])
+    assert exc.value.code == 2
+    assert "expected a whole number of at least 1, got '0'" in capsys.readouterr().err
+
+
+def _fake_worker(monkeypatch, tmp_path, outcomes):
+    """Set up _grade_pair's process state with a _grade_one that plays ``outcomes`` in turn:
+    an exception is raised, anything else grades the submission with full marks."""
+    calls, zeros = [], []
+
+    def grade_one(api, root, db_url, result, infos):
+        calls.append(result.student)
+        outcome = outcomes[len(calls) - 1]
+        if isinstance(outcome, Exception):
+            raise outcome
+        result.max_scores = {"test_a": 2.0}
+        result.scores = {"test_a": 2.0}
+
+    info = grading_module._LessonInfo(FIRST, ["test_a"], [], {"test_a": 2.0}, set())
+    monkeypatch.setattr(grading_module, "_grade_one", grade_one)
+    monkeypatch.setattr(grading_module, "_record_zero", lambda *args: zeros.append(args))
+    monkeypatch.setitem(grading_module._worker, "api", None)
+    monkeypatch.setitem(grading_module._worker, "root", tmp_path)
+    monkeypatch.setitem(grading_module._worker, "db_url", "sqlite://")
+    monkeypatch.setitem(grading_module._worker, "infos", {FIRST.name: info})
+    return calls, zeros
+
+
+def test_a_submission_is_tried_again_when_grading_itself_fails(monkeypatch, tmp_path):
+    import sqlite3
+
+    busy = grading_module.NbgraderFailure("autograde failed: database is locked")
+    calls, zeros = _fake_worker(monkeypatch, tmp_path, [sqlite3.OperationalError("x"), busy, 0])
+    r = grading_module._grade_pair(("ada", FIRST.name))
+    assert (r.status, r.score, r.notes, len(calls), zeros) == ("graded", 2.0, [], 3, [])
+
+
+def test_a_submission_that_keeps_failing_is_reported_with_zero(monkeypatch, tmp_path):
+    boom = RuntimeError("the pipeline broke\nat its last line")
+    calls, zeros = _fake_worker(monkeypatch, tmp_path, [boom] * grading_module.ATTEMPTS)
+    r = grading_module._grade_pair(("ada", FIRST.name))
+    assert r.status == "not graded" and r.scores == {"test_a": 0.0} and r.max_score == 2.0
+    assert r.reason == "grading failed 3 times, last with RuntimeError: at its last line"
+    assert len(calls) == grading_module.ATTEMPTS
+    assert zeros == [("sqlite://", FIRST.name, "ada")]
+
+
 # --- reports: grades.csv, the summary, the exit status --------------------------------------
 
 
@@ -118,11 +219,11 @@ def test_summary_of_nothing_says_where_submissions_go():
 
 
 def test_grade_course_exit_status(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(grading_module, "grade", lambda root: _results())
+    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1: _results())
     assert grading_module.grade_course(tmp_path) == 1
     assert (tmp_path / "grades.csv").is_file()
     assert "Could not grade 1" in capsys.readouterr().out
-    monkeypatch.setattr(grading_module, "grade", lambda root: _results()[:1])
+    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1: _results()[:1])
     assert grading_module.grade_course(tmp_path) == 0
 
 

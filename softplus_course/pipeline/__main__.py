@@ -26,6 +26,16 @@ def _lessons(root: Path, names: list[str]):
     return [known[n] for n in names]
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def cmd_release(root: Path, args: argparse.Namespace) -> int:
     for path in release(root, _lessons(root, args.lessons)):
         print(f"released {path.relative_to(root)}")
@@ -40,7 +50,7 @@ def cmd_execute(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_grade(root: Path, args: argparse.Namespace) -> int:
-    return grade_course(root)
+    return grade_course(root, jobs=args.jobs)
 
 
 def cmd_demo_grade(root: Path, args: argparse.Namespace) -> int:
@@ -52,14 +62,18 @@ def cmd_demo_grade(root: Path, args: argparse.Namespace) -> int:
             shutil.rmtree(target)
         shutil.copytree(student, target)
     print(f"Copied {len(students)} sample students from {SAMPLES} into submitted/.")
-    return grade_course(root)
+    return grade_course(root, jobs=args.jobs)
 
 
 def cmd_bench(root: Path, args: argparse.Namespace) -> int:
     from .bench import run_bench  # imported here: it pulls in the timing machinery
 
     return run_bench(
-        root, _lessons(root, args.lessons), suite=not args.no_suite, corpus=not args.no_corpus
+        root,
+        _lessons(root, args.lessons),
+        suite=not args.no_suite,
+        corpus=not args.no_corpus,
+        class_size=0 if args.no_class else 8,
     )
 
 
@@ -78,10 +92,22 @@ def main(argv: list[str] | None = None) -> int:
         p.set_defaults(func=func)
         if name in ("release", "execute", "bench"):
             p.add_argument("lessons", nargs="*", help="lesson names (default: all)")
+        if name in ("grade", "demo-grade"):
+            p.add_argument(
+                "--jobs",
+                type=_positive,
+                default=1,
+                help="grade this many submissions at a time, each in its own process (default 1)",
+            )
         if name == "bench":
             p.add_argument("--no-suite", action="store_true", help="skip timing the test suite")
             p.add_argument(
                 "--no-corpus", action="store_true", help="skip grading the bad-submission corpus"
+            )
+            p.add_argument(
+                "--no-class",
+                action="store_true",
+                help="skip grading a class of 8 submissions in one process and in parallel",
             )
     args = parser.parse_args(argv)
     root = find_root(args.root)

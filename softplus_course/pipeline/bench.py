@@ -9,12 +9,16 @@ It also grades the corpus of broken and hostile submissions (:mod:`.corpus`) und
 configured limits, and prints the seconds for a normal submission, for the slowest
 pathological one, and for the whole corpus.
 
+And it grades a class of identical complete submissions of the first lesson twice, in one
+process and in parallel worker processes (``make grade JOBS=N``), and prints both times.
+
 Targets: each lesson executes in at most 20 s; autograding takes at most 1.5 times as long as
 executing; the test suite takes at most 10 minutes once installed.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -89,6 +93,27 @@ def time_corpus(root: Path) -> tuple[list, float]:
         return results, timeit.default_timer() - start
 
 
+def time_class(root: Path, size: int, jobs: int) -> dict[int, float]:
+    """Seconds to grade ``size`` complete submissions of the first lesson in a scratch course,
+    with 1 and with ``jobs`` processes: ``{1: seconds, jobs: seconds}``. The whole of
+    :func:`grade` is timed, preparing the gradebook and starting the workers included."""
+    lesson = discover_lessons(root)[0]
+    complete = fill_answers(read_notebook(lesson.release), read_notebook(lesson.source))
+    seconds = {}
+    for n in sorted({1, jobs}):
+        with tempfile.TemporaryDirectory(prefix="softplus-bench-") as tmp:
+            course = copy_course(root, tmp, [lesson.name])
+            for k in range(size):
+                place_submission(course, f"student{k:03d}", lesson.name, complete)
+            start = timeit.default_timer()
+            results = grade(course, jobs=n)
+            seconds[n] = timeit.default_timer() - start
+            wrong = [r.student for r in results if r.score != r.max_score]
+            if wrong:
+                raise RuntimeError(f"complete submissions not given full marks: {wrong}")
+    return seconds
+
+
 def time_suite(root: Path) -> tuple[float, int]:
     """Seconds for one run of the test suite (``python -m pytest``), and its exit status."""
     start = timeit.default_timer()
@@ -103,9 +128,16 @@ def time_suite(root: Path) -> tuple[float, int]:
 
 
 def run_bench(
-    root: Path, lessons: list[Lesson], *, suite: bool = True, corpus: bool = True, repeat: int = 3
+    root: Path,
+    lessons: list[Lesson],
+    *,
+    suite: bool = True,
+    corpus: bool = True,
+    class_size: int = 8,
+    repeat: int = 3,
 ) -> int:
-    """Print the table; return 1 if a target is missed, else 0."""
+    """Print the table; return 1 if a target is missed, else 0. ``class_size`` 0 skips the
+    class timing."""
     print(f"Median of {repeat} runs each, on this machine.")
     print(f"{'lesson':<24} {'execute s':>10} {'autograde s':>12} {'ratio':>7}  targets")
     missed = False
@@ -137,6 +169,15 @@ def run_bench(
         )
         for r in sorted(results, key=lambda r: -r.seconds)[:5]:
             print(f"    {r.student:<18} {r.seconds:6.1f} s  {r.status:<10} {r.reason[:60]}")
+    if class_size:
+        jobs = max(2, os.cpu_count() or 1)
+        seconds = time_class(root, class_size, jobs)
+        name = discover_lessons(root)[0].name
+        print(
+            f"a class of {class_size} submissions of {name}: {seconds[1]:.1f} s in one process"
+            f" ({seconds[1] / class_size:.1f} s each), {seconds[jobs]:.1f} s with {jobs} workers"
+            f" (JOBS={jobs}): {seconds[1] / seconds[jobs]:.2f} times as fast"
+        )
     if suite:
         seconds, status = time_suite(root)
         ok = seconds <= SUITE_TARGET_S and status == 0

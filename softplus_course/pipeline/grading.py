@@ -2,17 +2,20 @@
 
 The layout is nbgrader's: ``submitted/<student>/<lesson>/<lesson>.ipynb``. Each submission is
 checked, autograded and given feedback on its own, so one broken submission is reported with
-its reason and never stops the grading of the others.
+its reason and never stops the grading of the others. With ``jobs`` above 1, that many worker
+processes grade submissions side by side, all writing to the one gradebook.
 """
 
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import shutil
 import tempfile
 import time
 import warnings
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +36,14 @@ from .nbgrader_ops import NbgraderFailure, check, load_config, make_api, release
 from .preprocessors import KERNEL_DIED
 from .tamper import find_tampering, names_bound_by
 
-__all__ = ["SubmissionResult", "grade", "write_csv", "summary", "find_submissions"]
+__all__ = [
+    "SubmissionResult",
+    "grade",
+    "gradebook_url",
+    "write_csv",
+    "summary",
+    "find_submissions",
+]
 
 GRADED = "graded"
 REVIEW = "review"  # graded, but the instructor should look (tampering)
@@ -239,34 +249,97 @@ def _read_scores(db_url: str, lesson: Lesson, student: str, result: SubmissionRe
             result.scores[g.name] = float(g.score or 0.0)
 
 
-def grade(root: Path | str, only_students: Iterable[str] | None = None) -> list[SubmissionResult]:
+# How long a process waits for another's write to the SQLite gradebook before giving up; nbgrader
+# writes in short transactions, so parallel workers queue for well under a second.
+SQLITE_BUSY_TIMEOUT_S = 60
+# A submission whose grading fails for a reason outside the submission (the gradebook stayed
+# locked, an error in this pipeline) is tried this many times before it is reported.
+ATTEMPTS = 3
+GRADEBOOK_BUSY = "database is locked"  # SQLite's words when the busy timeout ran out
+
+
+def gradebook_url(root: Path) -> str:
+    """The gradebook's URL from the course's configuration; SQLite gets a busy timeout, so
+    that parallel workers (and a Formgrader left open) wait for each other's writes."""
+    url = load_config(root).CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
+    if url.startswith("sqlite:") and "timeout=" not in url:
+        url += ("&" if "?" in url else "?") + f"timeout={SQLITE_BUSY_TIMEOUT_S}"
+    return url
+
+
+def grade(
+    root: Path | str, only_students: Iterable[str] | None = None, jobs: int = 1
+) -> list[SubmissionResult]:
     """Autograde the submissions under ``root/submitted`` and generate their feedback.
 
-    Returns one :class:`SubmissionResult` per (student, lesson folder), failures included;
-    every submission of a known lesson ends up in the gradebook, with 0 for every item when it
-    could not be graded.
+    Returns one :class:`SubmissionResult` per (student, lesson folder), failures included, in
+    the order of :func:`find_submissions` whatever ``jobs`` is; every submission of a known
+    lesson ends up in the gradebook, with 0 for every item when it could not be graded.
+    ``jobs`` worker processes grade side by side (1: all in this process).
     """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     root = Path(root).resolve()
     infos = {lesson.name: _LessonInfo.of(lesson) for lesson in discover_lessons(root)}
     wanted = set(only_students) if only_students is not None else None
     pairs = [(s, f) for s, f in find_submissions(root) if wanted is None or s in wanted]
 
-    db_url = load_config(root).CourseDirectory.get("db_url") or f"sqlite:///{root / 'gradebook.db'}"
+    db_url = gradebook_url(root)
     # The gradebook must know each lesson's cells (autograde restores locked cells from it). The
     # student versions generated on the way are thrown away: course/ is not touched here.
     needed = sorted({folder for _, folder in pairs if folder in infos})
     with tempfile.TemporaryDirectory(prefix="softplus-grade-") as scratch:
         release_to(root, scratch, [infos[n].lesson for n in needed], db_url=db_url)
+    # Every student exists before grading starts: two workers grading one student's lessons
+    # would otherwise both try to add that student.
+    with Gradebook(db_url) as gb:
+        for student in sorted({s for s, _ in pairs}):
+            gb.update_or_create_student(student)
 
-    api = make_api(root, db_url=db_url)
-    results = []
-    for student, folder in pairs:
+    jobs = min(jobs, len(pairs))
+    if jobs <= 1:
+        _start_worker(root, db_url)
+        return [_grade_pair(pair) for pair in pairs]
+    # "spawn": a fresh interpreter per worker, the same on Linux, macOS and Windows, and no
+    # copy of this process's open gradebook connections or threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_start_worker, initargs=(root, db_url)
+    ) as pool:
+        return list(pool.map(_grade_pair, pairs))
+
+
+_worker: dict = {}  # what one grading process keeps between submissions
+
+
+def _start_worker(root: Path, db_url: str) -> None:
+    infos = {lesson.name: _LessonInfo.of(lesson) for lesson in discover_lessons(root)}
+    _worker.update(root=root, db_url=db_url, infos=infos, api=make_api(root, db_url=db_url))
+
+
+def _grade_pair(pair: tuple[str, str]) -> SubmissionResult:
+    """Grade one (student, lesson folder) in this process, set up by :func:`_start_worker`."""
+    student, folder = pair
+    started = time.perf_counter()
+    for attempt in range(1, ATTEMPTS + 1):
         result = SubmissionResult(student, folder)
-        results.append(result)
-        started = time.perf_counter()
-        _grade_one(api, root, db_url, result, infos)
-        result.seconds = time.perf_counter() - started
-    return results
+        try:
+            _grade_one(_worker["api"], _worker["root"], _worker["db_url"], result, _worker["infos"])
+            break
+        except Exception as exc:  # noqa: BLE001 - not the submission's fault: try again, then report
+            error = f"{type(exc).__name__}: {_last_line(str(exc))}"
+        if attempt == ATTEMPTS:
+            result = SubmissionResult(student, folder, status=NOT_GRADED)
+            info = _worker["infos"].get(folder)
+            result.max_scores = dict(info.max_scores) if info else {}
+            result.scores = {name: 0.0 for name in result.max_scores}
+            result.notes.append(f"grading failed {ATTEMPTS} times, last with {error}")
+            try:
+                _record_zero(_worker["db_url"], folder, student)
+            except Exception as exc:  # noqa: BLE001 - said in the summary and grades.csv
+                result.notes.append(f"not in the gradebook either ({type(exc).__name__})")
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) -> None:
@@ -293,6 +366,8 @@ def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) ->
         _read_scores(db_url, info.lesson, student, result)
         check(api.generate_feedback(folder, student, force=True), "feedback")
     except (_Skip, NbgraderFailure) as exc:
+        if GRADEBOOK_BUSY in str(exc):
+            raise  # the gradebook's fault, not the submission's: _grade_pair tries again
         result.status = NOT_GRADED
         result.notes.append(_last_line(str(exc)))
         result.scores = {name: 0.0 for name in result.max_scores}
@@ -355,11 +430,11 @@ def summary(results: list[SubmissionResult], seconds: float | None = None) -> st
     return "\n".join(lines)
 
 
-def grade_course(root: Path | str) -> int:
+def grade_course(root: Path | str, jobs: int = 1) -> int:
     """Grade, write grades.csv, print the summary; return the exit status (1 if any failed)."""
     root = Path(root).resolve()
     start = time.perf_counter()
-    results = grade(root)
+    results = grade(root, jobs=jobs)
     csv_path = write_csv(results, root / "grades.csv")
     print(summary(results, time.perf_counter() - start))
     if results:
