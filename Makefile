@@ -18,12 +18,13 @@ PIP := $(PY) -m pip install --disable-pip-version-check --quiet
 # Submissions graded at a time by `make grade` and `make demo-grade`, each in its own process.
 JOBS ?= 1
 
-.PHONY: help install lab test release execute grade demo-grade bench lint format clean
+.PHONY: help install lab lab-instructor test release execute grade demo-grade bench lint format clean
 
 help:
 	@echo "Learners:     make lab         open the course in JupyterLab"
 	@echo "              make test        run the whole test suite"
-	@echo "Instructors:  make release     regenerate course/ from solutions/"
+	@echo "Instructors:  make lab-instructor  JupyterLab with nbgrader's Formgrader and tools"
+	@echo "              make release     regenerate course/ from solutions/"
 	@echo "              make execute     re-run solutions/ notebooks and store their outputs"
 	@echo "              make grade       autograde submitted/ -> grades.csv, feedback/"
 	@echo "                               (JOBS=4 grades four submissions at a time)"
@@ -43,8 +44,13 @@ $(STAMP): pyproject.toml
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 
 # Opens the start page; JupyterLab's root is its folder, course/.
+# Learners get nbgrader's Validate button but not its instructor tools: see jupyter/README.md.
+lab: export JUPYTER_CONFIG_PATH := $(CURDIR)/jupyter/learner
 lab: $(STAMP)
 	$(BIN)/jupyter lab course/00_start_here.ipynb $(ALLOW_ROOT)
+
+lab-instructor: $(STAMP)
+	$(BIN)/jupyter lab $(ALLOW_ROOT)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -22,6 +22,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -55,6 +56,7 @@ RUN_TIMEOUT_MS = 120_000  # running a whole lesson, or validating it
 SERVER_TIMEOUT_S = 60
 LESSON = LESSONS[0]  # the lesson that is run and validated
 START_PAGE = "00_start_here.ipynb"
+LEARNER_CONFIG = ROOT / "jupyter" / "learner"  # `make lab` exports JUPYTER_CONFIG_PATH=this
 
 # The notebook on screen; hidden tabs keep their panel in the DOM with lm-mod-hidden.
 PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
@@ -129,6 +131,8 @@ class Lab:
         (settings / "notification.jupyterlab-settings").write_text(json.dumps(notification))
         env = {
             **os.environ,
+            # The learners' settings, as `make lab` uses them (jupyter/README.md).
+            "JUPYTER_CONFIG_PATH": str(LEARNER_CONFIG),
             "JUPYTER_CONFIG_DIR": str(home / "config"),
             "JUPYTER_DATA_DIR": str(home / "data"),
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -354,15 +358,35 @@ def _validate(page: Page, screenshot: str) -> tuple[str, str]:
 # --- the checks -----------------------------------------------------------------------------
 
 
-def test_nbgrader_extensions_are_active(lab, page):
-    """The server half answers (Validate posts to it); the JupyterLab half adds its menu."""
+def test_learners_get_validate_but_not_the_instructor_tools(lab, page):
+    """Validate's server half answers (the button posts to it); the Formgrader's does not, and
+    JupyterLab shows neither the Nbgrader menu nor the Create Assignment panel."""
     import nbgrader
 
     assert lab.request("GET", f"/nbgrader_version?version={nbgrader.__version__}") == {
         "success": True
     }
-    _goto(page, lab, "course")
-    page.locator(".lm-MenuBar-item", has_text=re.compile("^Nbgrader$")).wait_for()
+    for instructor_only in ["/formgrader", "/course_list", "/assignments"]:
+        try:
+            lab.request("GET", instructor_only)
+            status = 200
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except ValueError:  # an HTML page: served
+            status = 200
+        assert status == 404, f"{instructor_only} answers learners (HTTP {status})"
+    _goto(page, lab, f"course/{LESSON.name}/{LESSON.notebook}")
+    _notebook_ready(page, lab.root / "course" / LESSON.name / LESSON.notebook)
+    menus = page.locator(".lm-MenuBar-item").all_inner_texts()
+    assert "Run" in menus and "Nbgrader" not in menus, f"menus shown to learners: {menus}"
+    panels = page.locator(".jp-SideBar .lm-TabBar-tab").evaluate_all(
+        "tabs => tabs.map(t => t.title || t.dataset.id)"
+    )
+    assert panels and not [p for p in panels if "assign" in p.lower()], (
+        f"side panels shown to learners: {panels}"
+    )
+    toolbar = page.locator(f"{PANEL} .jp-NotebookPanel-toolbar jp-button.validate-button")
+    assert toolbar.inner_text() == "Validate"
 
 
 def test_course_tree_and_every_lesson_open(lab, page):
