@@ -44,6 +44,9 @@ def execute(
         allow_errors=allow_errors,
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
+        # ipykernel 7 warns on stderr about its TCP transport at every start, as the grading
+        # kernels would (nbgrader_config.py quiets them the same way).
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],
     )
     client.execute()
     for cell in nb.cells:
