@@ -298,13 +298,13 @@ def grade(
 
     jobs = min(jobs, len(pairs))
     if jobs <= 1:
-        _start_worker(root, db_url)
+        _start_worker(root, db_url, infos)
         return [_grade_pair(pair) for pair in pairs]
     # "spawn": a fresh interpreter per worker, the same on Linux, macOS and Windows, and no
     # copy of this process's open gradebook connections or threads.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(root, db_url)
+        jobs, mp_context=context, initializer=_start_worker, initargs=(root, db_url, infos)
     ) as pool:
         return list(pool.map(_grade_pair, pairs))
 
@@ -312,8 +312,7 @@ def grade(
 _worker: dict = {}  # what one grading process keeps between submissions
 
 
-def _start_worker(root: Path, db_url: str) -> None:
-    infos = {lesson.name: _LessonInfo.of(lesson) for lesson in discover_lessons(root)}
+def _start_worker(root: Path, db_url: str, infos: dict[str, _LessonInfo]) -> None:
     _worker.update(root=root, db_url=db_url, infos=infos, api=make_api(root, db_url=db_url))
 
 
