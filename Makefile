@@ -17,6 +17,9 @@ export PATH := $(abspath $(BIN)):$(PATH)
 PIP := $(PY) -m pip install --disable-pip-version-check --quiet
 # Submissions graded at a time by `make grade` and `make demo-grade`, each in its own process.
 JOBS ?= 1
+# SANDBOX=no grades without the bubblewrap sandbox: only for submissions you trust.
+SANDBOX ?= yes
+GRADE_FLAGS = --jobs $(JOBS) $(if $(filter no,$(SANDBOX)),--no-sandbox)
 
 .PHONY: help install lab lab-instructor test release execute grade demo-grade bench lint format clean
 
@@ -62,10 +65,10 @@ execute: $(STAMP)
 	$(PY) -m softplus_course.pipeline execute
 
 grade: $(STAMP)
-	$(PY) -m softplus_course.pipeline grade --jobs $(JOBS)
+	$(PY) -m softplus_course.pipeline grade $(GRADE_FLAGS)
 
 demo-grade: $(STAMP)
-	$(PY) -m softplus_course.pipeline demo-grade --jobs $(JOBS)
+	$(PY) -m softplus_course.pipeline demo-grade $(GRADE_FLAGS)
 
 bench: $(STAMP)
 	$(PY) -m softplus_course.pipeline bench

@@ -48,7 +48,12 @@ c.Execute.extra_arguments = [
 
 # --- Autograding: nbgrader's steps, plus two of ours ------------------------------------------
 # RestoreDeletedCells puts back deleted answer and test cells (so nothing waits for manual
-# grading); ResilientExecute keeps grading when the kernel dies (os._exit, memory, crash).
+# grading). TrustedGrade runs the notebook in a bubblewrap sandbox and scores each exercise in
+# this process from the values the notebook's functions return, property by property, against
+# specs/<lesson>.py (see docs/grading.md); it keeps grading when the kernel dies.
+c.TrustedGrade.memory_mb = KERNEL_MEMORY_MB
+# Seconds the kernel may take to answer all the inputs of one property.
+c.TrustedGrade.probe_timeout = int(os.environ.get("SOFTPLUS_PROBE_TIMEOUT", "30"))
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
@@ -58,7 +63,7 @@ c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.Autograde.autograde_preprocessors = [
-    "softplus_course.pipeline.preprocessors.ResilientExecute",
+    "softplus_course.pipeline.preprocessors.TrustedGrade",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -67,12 +72,13 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Feedback shows each exercise's points and the visible tests' output, never the hidden tests'
-# source: ClearHiddenTests removes the hidden region before the HTML is written, and
-# HideTestTracebacks cuts test-cell tracebacks (which quote source lines) to their message.
+# Feedback shows each exercise's points and its per-property report (test cells hold no test
+# code: their source is one call of the visible checks). Student outputs and Markdown are
+# sanitised: no HTML or JavaScript of a student's is rendered (nbconvert's SanitizeHTML).
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
     "softplus_course.pipeline.preprocessors.HideTestTracebacks",
+    "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+c.SanitizeHTML.enabled = True

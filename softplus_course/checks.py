@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_call", "check_calls", "check_raises"]
+__all__ = ["check_call", "check_calls", "check_exercise", "check_raises", "visible_checks"]
 
 _POLICIES = ("ignore", "error")
 
@@ -264,3 +264,44 @@ def check_raises(
     raise AssertionError(
         f"{call} should raise {exception.__name__}, but returned {_short(result)}.{_where(section)}"
     )
+
+
+def check_exercise(lesson: str, test_cell: str, namespace: Mapping[str, Any]) -> None:
+    """Run the visible checks of one exercise (by its test cell's id), as its test cell does.
+
+    The checks come from the lesson's check specification (``softplus_course/visible/<lesson>
+    .json``, written by ``make release``); grading runs the same checks and hidden ones, and
+    judges them the same way. ``namespace`` is the notebook's, ``globals()``.
+
+    Raises
+    ------
+    AssertionError
+        For the first failing check, naming the input, the expected and the returned value,
+        and the section to reread; when every check passes, returns None and prints nothing.
+    """
+    from .probe import call_case
+    from .spec import judge_visible
+
+    data = visible_checks(lesson)
+    exercise = data["exercises"].get(test_cell)
+    if exercise is None:
+        raise ValueError(f"lesson {lesson} has no visible checks for test cell {test_cell!r}")
+    for prop in exercise["properties"]:
+        for case in prop["cases"]:
+            result = call_case(case["request"], dict(namespace))
+            problem = judge_visible(prop, case, result)
+            if problem is not None:
+                raise AssertionError(f"{problem} See {prop['section']}.")
+
+
+def visible_checks(lesson: str) -> dict:
+    """The visible checks of a lesson, as ``make release`` wrote them."""
+    import json
+    from importlib import resources
+
+    if not isinstance(lesson, str) or "/" in lesson or "\\" in lesson:
+        raise ValueError(f"lesson must be a lesson's folder name, got {lesson!r}")
+    path = resources.files("softplus_course") / "visible" / f"{lesson}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no visible checks for lesson {lesson!r} in softplus_course")
+    return json.loads(path.read_text(encoding="utf-8"))

@@ -32,8 +32,10 @@ from .lessons import (
     graded_cells,
     read_notebook,
 )
-from .nbgrader_ops import NbgraderFailure, check, load_config, make_api, release_to
+from ..spec import clean
+from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
 from .preprocessors import KERNEL_DIED
+from .sandbox import SandboxUnavailable, check_available
 from .tamper import find_tampering, names_bound_by
 
 __all__ = [
@@ -48,6 +50,8 @@ __all__ = [
 GRADED = "graded"
 REVIEW = "review"  # graded, but the instructor should look (tampering)
 NOT_GRADED = "not graded"
+SANDBOXED = "bubblewrap"  # how the student code ran, in grades.csv and the summary
+UNSANDBOXED = "none (--no-sandbox)"
 
 
 @dataclass
@@ -61,11 +65,13 @@ class SubmissionResult:
     scores: dict[str, float] = field(default_factory=dict)
     max_scores: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0  # wall time spent grading it
+    sandbox: str = SANDBOXED
 
     @property
     def reason(self) -> str:
-        """Everything worth knowing about how this submission was graded, in one line."""
-        return "; ".join(self.notes)
+        """Everything worth knowing about how this submission was graded, in one line (text
+        that came from a student's notebook has its control characters replaced)."""
+        return clean_line("; ".join(self.notes))
 
     @property
     def score(self) -> float:
@@ -76,12 +82,18 @@ class SubmissionResult:
         return sum(self.max_scores.values())
 
 
+def clean_line(text: str) -> str:
+    """One line of text, safe for a terminal, a log and a CSV cell: no control characters."""
+    return "".join(ch if ch.isprintable() else " " for ch in str(text))
+
+
 def copy_course(root: Path | str, destination: Path | str, lessons: Iterable[str] = ()) -> Path:
-    """A scratch course: ``nbgrader_config.py`` and ``solutions/`` (only the named lessons, if
-    any), with no gradebook and nothing submitted. For tests and benchmarks."""
+    """A scratch course: ``nbgrader_config.py``, ``specs/`` and ``solutions/`` (only the named
+    lessons, if any), with no gradebook and nothing submitted. For tests and benchmarks."""
     root, destination = Path(root), Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy(root / "nbgrader_config.py", destination)
+    shutil.copytree(root / "specs", destination / "specs", dirs_exist_ok=True)
     names = list(lessons)
     if names:
         for name in names:
@@ -268,17 +280,26 @@ def gradebook_url(root: Path) -> str:
 
 
 def grade(
-    root: Path | str, only_students: Iterable[str] | None = None, jobs: int = 1
+    root: Path | str,
+    only_students: Iterable[str] | None = None,
+    jobs: int = 1,
+    *,
+    sandbox: bool = True,
 ) -> list[SubmissionResult]:
     """Autograde the submissions under ``root/submitted`` and generate their feedback.
 
     Returns one :class:`SubmissionResult` per (student, lesson folder), failures included, in
     the order of :func:`find_submissions` whatever ``jobs`` is; every submission of a known
     lesson ends up in the gradebook, with 0 for every item when it could not be graded.
-    ``jobs`` worker processes grade side by side (1: all in this process).
+    ``jobs`` worker processes grade side by side (1: all in this process). Student code runs
+    in the bubblewrap sandbox; ``sandbox=False`` (for submissions the instructor trusts) runs it
+    unconfined and says so in every result. Raises :class:`SandboxUnavailable` when the sandbox
+    is asked for and cannot be had.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
+    if sandbox:
+        check_available()
     root = Path(root).resolve()
     infos = {lesson.name: _LessonInfo.of(lesson) for lesson in discover_lessons(root)}
     wanted = set(only_students) if only_students is not None else None
@@ -298,13 +319,20 @@ def grade(
 
     jobs = min(jobs, len(pairs))
     if jobs <= 1:
-        _start_worker(root, db_url, infos)
+        _start_worker(root, db_url, infos, sandbox, None)
         return [_grade_pair(pair) for pair in pairs]
     # "spawn": a fresh interpreter per worker, the same on Linux, macOS and Windows, and no
-    # copy of this process's open gradebook connections or threads.
+    # copy of this process's open gradebook connections or threads. Each worker takes a slot
+    # number: its sandboxes run as a user of their own.
     context = multiprocessing.get_context("spawn")
+    slots = context.Queue()
+    for slot in range(jobs):
+        slots.put(slot)
     with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_start_worker, initargs=(root, db_url, infos)
+        jobs,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(root, db_url, infos, sandbox, slots),
     ) as pool:
         return list(pool.map(_grade_pair, pairs))
 
@@ -312,23 +340,26 @@ def grade(
 _worker: dict = {}  # what one grading process keeps between submissions
 
 
-def _start_worker(root: Path, db_url: str, infos: dict[str, _LessonInfo]) -> None:
-    _worker.update(root=root, db_url=db_url, infos=infos, api=make_api(root, db_url=db_url))
+def _start_worker(root: Path, db_url: str, infos: dict[str, _LessonInfo], sandbox: bool, slots):
+    slot = 0 if slots is None else slots.get()
+    api = make_grading_api(root, db_url=db_url, sandbox=sandbox, slot=slot)
+    _worker.update(root=root, db_url=db_url, infos=infos, api=api, sandbox=sandbox)
 
 
 def _grade_pair(pair: tuple[str, str]) -> SubmissionResult:
     """Grade one (student, lesson folder) in this process, set up by :func:`_start_worker`."""
     student, folder = pair
     started = time.perf_counter()
+    mode = SANDBOXED if _worker["sandbox"] else UNSANDBOXED
     for attempt in range(1, ATTEMPTS + 1):
-        result = SubmissionResult(student, folder)
+        result = SubmissionResult(student, folder, sandbox=mode)
         try:
             _grade_one(_worker["api"], _worker["root"], _worker["db_url"], result, _worker["infos"])
             break
         except Exception as exc:  # noqa: BLE001 - not the submission's fault: try again, then report
             error = f"{type(exc).__name__}: {_last_line(str(exc))}"
         if attempt == ATTEMPTS:
-            result = SubmissionResult(student, folder, status=NOT_GRADED)
+            result = SubmissionResult(student, folder, status=NOT_GRADED, sandbox=mode)
             info = _worker["infos"].get(folder)
             result.max_scores = dict(info.max_scores) if info else {}
             result.scores = {name: 0.0 for name in result.max_scores}
@@ -357,11 +388,10 @@ def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) ->
             check(api.autograde(folder, student, force=True, create=True), "autograde")
         result.notes += _execution_notes(root, student, info)
         if tampering:
-            # Tampering gains nothing: no points, and the instructor decides (Formgrader).
+            # Only a flag for the instructor: the scores were decided outside the student's
+            # kernel, so patching it gained nothing (docs/grading.md).
             result.status = REVIEW
             result.notes.append("tampering: " + "; ".join(tampering))
-            with Gradebook(db_url) as gb:
-                _set_scores(gb, folder, student, manual=0.0)
         _read_scores(db_url, info.lesson, student, result)
         check(api.generate_feedback(folder, student, force=True), "feedback")
     except (_Skip, NbgraderFailure) as exc:
@@ -386,12 +416,13 @@ def write_csv(results: list[SubmissionResult], path: Path | str) -> Path:
     path = Path(path)
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", "lesson", "status", "score", "max_score", *exercises, "reason"])
+        writer.writerow(
+            ["student", "lesson", "status", "score", "max_score", *exercises, "sandbox", "reason"]
+        )
         for r in results:
             cells = [_fmt(r.scores[e]) if e in r.max_scores else "" for e in exercises]
-            writer.writerow(
-                [r.student, r.lesson, r.status, _fmt(r.score), _fmt(r.max_score), *cells, r.reason]
-            )
+            row = [r.student, r.lesson, r.status, _fmt(r.score), _fmt(r.max_score), *cells]
+            writer.writerow([clean_line(v) for v in [*row, r.sandbox, r.reason]])
     return path
 
 
@@ -408,7 +439,9 @@ def summary(results: list[SubmissionResult], seconds: float | None = None) -> st
     lines = [f"{'student':<{width}}  {'lesson':<24} {'score':>9}  status"]
     for r in results:
         score = f"{_fmt(r.score)}/{_fmt(r.max_score)}"
-        lines.append(f"{r.student:<{width}}  {r.lesson:<24} {score:>9}  {r.status}")
+        lines.append(
+            clean_line(f"{r.student:<{width}}  {r.lesson:<24} {score:>9}  {r.status}")
+        )
     failed = [r for r in results if r.status == NOT_GRADED]
     review = [r for r in results if r.status == REVIEW]
     noted = [r for r in results if r.status == GRADED and r.notes]
@@ -418,6 +451,12 @@ def summary(results: list[SubmissionResult], seconds: float | None = None) -> st
         f"{len(results) - len(failed)} of {len(results)} submissions from {students} students "
         f"graded{took}."
     )
+    unconfined = [r for r in results if r.sandbox != SANDBOXED]
+    if unconfined:
+        lines.append(
+            f"{len(unconfined)} graded WITHOUT the sandbox ({UNSANDBOXED}): their code ran with "
+            "your rights. Use this only for submissions you trust."
+        )
     for title, group in [
         (f"Could not grade {len(failed)} (recorded with 0 points):", failed),
         (f"To review ({len(review)}, recorded with 0 points):", review),
@@ -429,11 +468,16 @@ def summary(results: list[SubmissionResult], seconds: float | None = None) -> st
     return "\n".join(lines)
 
 
-def grade_course(root: Path | str, jobs: int = 1) -> int:
-    """Grade, write grades.csv, print the summary; return the exit status (1 if any failed)."""
+def grade_course(root: Path | str, jobs: int = 1, sandbox: bool = True) -> int:
+    """Grade, write grades.csv, print the summary; return the exit status (1 if any failed,
+    2 if the sandbox was asked for and is not available)."""
     root = Path(root).resolve()
     start = time.perf_counter()
-    results = grade(root, jobs=jobs)
+    try:
+        results = grade(root, jobs=jobs, sandbox=sandbox)
+    except SandboxUnavailable as exc:
+        print(f"Not grading: {exc}")
+        return 2
     csv_path = write_csv(results, root / "grades.csv")
     print(summary(results, time.perf_counter() - start))
     if results:

@@ -26,6 +26,7 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
 __all__ = [
     "load_config",
     "make_api",
+    "make_grading_api",
     "release",
     "release_pages",
     "release_to",
@@ -49,9 +50,29 @@ def load_config(root: Path | str, **overrides: str) -> Config:
     return cfg
 
 
-def make_api(root: Path | str, **overrides: str) -> NbGraderAPI:
-    """An :class:`NbGraderAPI` for the course at ``root``; see :func:`load_config`."""
-    return NbGraderAPI(config=load_config(root, **overrides))
+def make_api(
+    root: Path | str, *, sandbox: bool = True, slot: int = 0, **overrides: str
+) -> NbGraderAPI:
+    """An :class:`NbGraderAPI` for the course at ``root``; see :func:`load_config`.
+
+    ``sandbox`` and ``slot`` configure grading (:class:`~.preprocessors.TrustedGrade`): run
+    student code in the sandbox, and as which sandbox user.
+    """
+    cfg = load_config(root, **overrides)
+    cfg.TrustedGrade.sandbox = sandbox
+    cfg.TrustedGrade.slot = slot
+    return NbGraderAPI(config=cfg)
+
+
+def make_grading_api(root: Path | str, *, db_url: str, sandbox: bool, slot: int) -> NbGraderAPI:
+    """The API that grading uses: like :func:`make_api`, and a submission's other files (all
+    but its notebooks) are neither copied into ``autograded/`` nor into ``feedback/``."""
+    cfg = load_config(root, db_url=db_url)
+    cfg.TrustedGrade.sandbox = sandbox
+    cfg.TrustedGrade.slot = slot
+    ignore = cfg.CourseDirectory.ignore if "ignore" in cfg.CourseDirectory else []
+    cfg.CourseDirectory.ignore = [*ignore, "*"]
+    return NbGraderAPI(config=cfg)
 
 
 def check(result: dict, what: str) -> dict:

@@ -6,25 +6,43 @@
   that dies (``os._exit``, the memory limit, a crash) does not abort the submission: the cell
   and every cell after it get an error output naming the cell where the kernel died, so their
   tests score 0 and the earlier ones keep their points.
+- :class:`TrustedGrade` (autograde, execution; the trust boundary): runs the notebook in a
+  sandboxed kernel (:mod:`.sandbox`); at each test cell it asks the kernel for the exercise's
+  results on the inputs of the lesson's check specification and judges them here, in the
+  grader's process; the test cell's outputs become the per-property report and the points.
 - :class:`HideTestTracebacks` (feedback): test-cell tracebacks cut to their last line.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import ClearSolutions, Execute
-from traitlets import Bool
+from traitlets import Bool, Integer, Unicode
 
-__all__ = ["RestoreDeletedCells", "ResilientExecute", "HideTestTracebacks", "KERNEL_DIED"]
+from .. import probe
+from ..spec import LessonSpec, PropertyResult, cases_of, exercise_report, judge_property, load_spec
+from .sandbox import Limits, Sandbox, SandboxedKernelManager
+
+__all__ = [
+    "RestoreDeletedCells",
+    "ResilientExecute",
+    "TrustedGrade",
+    "HideTestTracebacks",
+    "KERNEL_DIED",
+    "REPLY_LIMIT",
+]
 
 KERNEL_DIED = "KernelDied"
+REPLY_LIMIT = 32 * 1024 * 1024  # characters of one probe reply (JSON) the grader reads at most
 
 
 def _grade_id(cell) -> str | None:
@@ -118,6 +136,165 @@ class ResilientExecute(Execute):
                 "error", ename=KERNEL_DIED, evalue=message, traceback=[f"{KERNEL_DIED}: {message}"]
             )
         )
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+class TrustedGrade(ResilientExecute):
+    """Grade a notebook without trusting it.
+
+    The notebook's own cells run in a sandboxed kernel (unless ``sandbox`` is False, for
+    submissions the instructor trusts), in order. A test cell is not run: in its place the
+    grader sends the kernel the inputs of each property of that exercise (from
+    ``specs/<lesson>.py``), receives plain data back, and judges it here. The test cell's
+    outputs are replaced by the report (every property, passed or failed, with the input that
+    failed) and the points earned, which nbgrader's SaveAutoGrades records as the cell's score.
+    """
+
+    sandbox = Bool(True, help="run student code in the bubblewrap sandbox").tag(config=True)
+    slot = Integer(0, help="number of this grading process (a sandbox user id each)").tag(
+        config=True
+    )
+    specs_directory = Unicode("specs", help="check specifications, one per lesson").tag(
+        config=True
+    )
+    probe_timeout = Integer(30, help="seconds the kernel may take to answer one property").tag(
+        config=True
+    )
+    memory_mb = Integer(2048, help="memory limit of the kernel, MiB").tag(config=True)
+
+    _spec: LessonSpec | None = None
+    _box: Sandbox | None = None
+
+    def preprocess(self, nb, resources=None, km=None):
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        path = Path(coursedir.root) / self.specs_directory / f"{info['assignment']}.py"
+        if not path.is_file():
+            raise FileNotFoundError(f"no check specification {path} for {info['assignment']}")
+        self._spec = load_spec(path)
+        self._student = info["student"]
+        self._lesson = info["assignment"]
+        self._box = Sandbox(Limits(memory_mb=self.memory_mb), slot=self.slot) if self.sandbox else None
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if self._box is not None:
+                self._box.cleanup()
+                self._box = None
+
+    def create_kernel_manager(self):
+        if self._box is None:
+            return super().create_kernel_manager()
+        # The kernelspec is the course's (nbgrader's OverwriteKernelspec ran before this).
+        self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        self.km = SandboxedKernelManager(self._box, kernel_name=self.kernel_name, config=self.config)
+        return self.km
+
+    def start_new_kernel_client(self):
+        client = super().start_new_kernel_client()
+        if self._box is not None:
+            self._box.lock()
+        return client
+
+    def preprocess_cell(self, cell, resources, index):
+        if not _is_test_cell(cell):
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if self._died_in is None and _timed_out(cell) and not self._responds(index):
+                self._stop_unresponsive(cell)
+            return cell, resources
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        exercise = self._spec.exercise(grade_id)
+        cell.outputs, cell.execution_count = [], None
+        if exercise is None:
+            raise ValueError(f"the check specification has no exercise for test cell {grade_id}")
+        results = [self._judge(exercise.function, prop, index) for prop in exercise.properties]
+        report = exercise_report(f"Exercise {exercise.function}", results)
+        earned = sum(r.earned for r in results)
+        cell.outputs = [
+            nbformat.v4.new_output("stream", name="stdout", text=report + "\n"),
+            nbformat.v4.new_output(
+                "execute_result", data={"text/plain": repr(float(earned))}, execution_count=None
+            ),
+        ]
+        cell.metadata.setdefault("softplus", {})["properties"] = [
+            {"name": r.name, "points": r.points, "earned": r.earned, "hidden": r.hidden}
+            for r in results
+        ]
+        return cell, resources
+
+    def _judge(self, function: str, prop, index: int) -> PropertyResult:
+        cases = cases_of(prop, self._student, self._lesson, function)
+        if self._died_in is not None:
+            failure = f"not checked: the kernel died in cell {self._died_in}"
+            return judge_property(prop, function, cases, None, failure)
+        request = {"cases": [case.request(prop.function or function) for case, _ in cases]}
+        results, failure = self._ask(request, index)
+        return judge_property(prop, function, cases, results, failure)
+
+    def _ask(self, request: dict, index: int) -> tuple[list | None, str | None]:
+        """Send one request to the kernel; return its results, or why there are none."""
+        source = f"__import__('softplus_course.probe').probe.run({json.dumps(request)!r})"
+        cell = nbformat.v4.new_code_cell(source)
+        try:
+            self._run_aside(cell, index, self.probe_timeout)
+        except DeadKernelError:
+            self._died_in = self._died_in or f"#{index}"
+            return None, "the kernel died while this was checked"
+        replies = [
+            o["data"][probe.MIME]
+            for o in cell.outputs
+            if o.get("output_type") == "display_data" and probe.MIME in o.get("data", {})
+        ]
+        if _timed_out(cell):
+            if not self._responds(index):
+                self._stop_unresponsive(cell)
+            return None, f"no answer within {self.probe_timeout} s (an endless loop?)"
+        if len(replies) != 1:
+            errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.outputs if o.get("output_type") == "error"]
+            why = f" ({errors[0]})" if errors else ""
+            return None, f"the notebook gave no readable answer{why}"
+        reply = replies[0]
+        if not isinstance(reply, dict) or len(json.dumps(reply)) > REPLY_LIMIT:
+            return None, "the notebook's answer was not plain data of a bounded size"
+        results = reply.get("results")
+        if not isinstance(results, list) or len(results) != len(request["cases"]):
+            return None, "the notebook's answer did not have one result per input"
+        return results, None
+
+    def _responds(self, index: int) -> bool:
+        """After a timeout: does the kernel answer a trivial request within a few seconds?"""
+        cell = nbformat.v4.new_code_cell("pass")
+        try:
+            self._run_aside(cell, index, 5)
+        except DeadKernelError:
+            return False
+        return not _timed_out(cell)
+
+    def _run_aside(self, cell, index: int, timeout: int) -> None:
+        """Execute a cell of the grader's own that is not part of the notebook."""
+        original, saved = self.nb.cells[index], self.timeout
+        self.timeout = timeout
+        try:
+            self.execute_cell(cell, index, store_history=False)
+        finally:
+            self.nb.cells[index] = original  # nbclient puts the executed cell in its place
+            self.timeout = saved
+
+    def _stop_unresponsive(self, cell) -> None:
+        """A kernel that ignores interrupts would make every later cell wait out its limit."""
+        self._died_in = _grade_id(cell) or cell.get("id") or "?"
+        run_sync(self.km.shutdown_kernel)(now=True)
+
+
+def _timed_out(cell) -> bool:
+    return any(
+        o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+        for o in cell.get("outputs", [])
+    )
 
 
 class HideTestTracebacks(Preprocessor):
