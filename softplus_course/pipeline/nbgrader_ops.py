@@ -142,11 +142,18 @@ def release(root: Path | str, lessons: Iterable[Lesson] | None = None) -> list[P
     """Regenerate ``course/`` from ``solutions/`` (all lessons, or the ones given), and the
     top-level pages such as the start page (always; see :func:`release_pages`).
 
+    First the test cells of each lesson and its visible checks are written from the lesson's
+    check specification, ``specs/<lesson>.py`` (:func:`.specs.render`).
+
     The new version is built beside the old one first, so a failing lesson leaves ``course/``
     as it was.
     """
+    from .specs import render  # the test cells and visible checks come from specs/
+
     root = Path(root).resolve()
     lessons = list(discover_lessons(root) if lessons is None else lessons)
+    for lesson in lessons:
+        render(lesson)
     course = root / "course"
     with tempfile.TemporaryDirectory(prefix="softplus-release-") as staging:
         release_to(root, staging, lessons)
