@@ -1,0 +1,237 @@
+"""The sandbox that student code runs in while it is graded (softplus_course/pipeline/sandbox.py).
+
+Each test starts a real bubblewrap sandbox and tries, from inside, what a hostile notebook would:
+reach the network, see or write the course, outlive grading, fill the disk, fork without end.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import nbformat
+import psutil
+import pytest
+from nbclient import NotebookClient
+
+from softplus_course.pipeline import grading
+from softplus_course.pipeline.sandbox import (
+    NO_SANDBOX_FLAG,
+    Limits,
+    Sandbox,
+    SandboxedKernelManager,
+    SandboxUnavailable,
+    check_available,
+    find_bwrap,
+)
+
+if find_bwrap() is None and not os.environ.get("CI"):
+    pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)", allow_module_level=True)
+
+
+def run_inside(code: str, limits: Limits | None = None, timeout: float = 60) -> str:
+    """Run Python code in a fresh sandbox; return what it printed (stdout and stderr)."""
+    with Sandbox(limits or Limits(), slot=7) as box:
+        done = subprocess.run(
+            box.command([sys.executable, "-c", textwrap.dedent(code)]),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=box.ipc_dir,
+        )
+    return done.stdout + done.stderr
+
+
+def test_the_sandbox_is_available_here():
+    assert check_available().endswith("bwrap")
+
+
+def test_no_network_not_even_the_hosts_loopback():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    try:
+        out = run_inside(
+            f"""
+            import socket
+            for host, port in [("127.0.0.1", {port}), ("1.1.1.1", 53)]:
+                try:
+                    socket.create_connection((host, port), timeout=2).close()
+                    print("REACHED", host)
+                except OSError as exc:
+                    print("refused", host, type(exc).__name__)
+            """
+        )
+    finally:
+        server.close()
+    assert "REACHED" not in out, out
+    assert out.count("refused") == 2, out
+
+
+def test_the_course_is_invisible_and_the_system_read_only(tmp_path):
+    secret = tmp_path / "gradebook.db"
+    secret.write_text("secret")
+    out = run_inside(
+        f"""
+        import os, sys
+        for path in [{str(secret)!r}, "/root", "/etc/shadow", "/etc/passwd"]:
+            try:
+                print("READ", path, open(path).read()[:20])
+            except OSError as exc:
+                print("hidden", path, type(exc).__name__)
+        for path in [{str(secret)!r}, sys.prefix + "/x.py", "/usr/x", "/home/student/x"]:
+            try:
+                open(path, "w").write("x")
+                print("WROTE", path)
+            except OSError as exc:
+                print("refused", path, type(exc).__name__)
+        print("uid", os.getuid())
+        print([line for line in open("/proc/self/status") if line.startswith("CapEff")])
+        """
+    )
+    assert "READ" not in out, out
+    assert out.count("WROTE") == 0, out
+    assert secret.read_text() == "secret"
+    assert "uid 0" not in out
+    assert "CapEff:\\t0000000000000000" in out, out
+
+
+def test_the_work_folder_and_tmp_are_private_and_writable():
+    out = run_inside(
+        """
+        import os
+        open("notes.txt", "w").write("mine")
+        open("/tmp/notes.txt", "w").write("mine")
+        print(os.getcwd(), sorted(os.listdir(".")), sorted(os.listdir("/tmp")))
+        """
+    )
+    # /tmp holds the note and the folder of the kernel's own sockets, nothing of the host's.
+    assert "/home/student/work ['notes.txt'] ['notes.txt', 'softplus-sandbox-" in out, out
+
+
+def test_a_large_file_is_capped_and_the_disk_is_small():
+    out = run_inside(
+        """
+        import os
+        block = b"x" * (1 << 20)
+        def fill(path, mib):
+            written = 0
+            try:
+                with open(path, "wb") as fh:
+                    for _ in range(mib):
+                        fh.write(block)
+                        fh.flush()
+                        written += 1
+            except OSError as exc:
+                return f"{written} MiB then {exc.strerror}"
+            return f"all {written} MiB"
+        print("one file:", fill("big.bin", 64))
+        os.remove("big.bin")
+        results = [fill(f"part{i}.bin", 6) for i in range(8)]
+        print("many files:", results[-1])
+        """,
+        Limits(file_mb=8, disk_mb=24),
+    )
+    assert "one file: 8 MiB then File too large" in out, out
+    assert "many files:" in out and "No space left on device" in out, out
+
+
+def test_processes_are_limited():
+    out = run_inside(
+        """
+        import os, time
+        children = []
+        try:
+            for _ in range(500):
+                pid = os.fork()
+                if pid == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                children.append(pid)
+        except OSError as exc:
+            print("stopped after", len(children), type(exc).__name__)
+        for pid in children:
+            os.kill(pid, 9)
+        """,
+        Limits(processes=40),
+    )
+    assert "stopped after" in out, out
+    assert int(out.split("stopped after")[1].split()[0]) < 40, out
+
+
+def test_every_process_of_a_kernel_is_gone_when_it_stops():
+    """A child that starts its own session and ignores every signal still dies with the kernel."""
+    marker = f"SANDBOX-TEST-{os.getpid()}"
+    code = (
+        "import signal, time\n"
+        "for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):\n"
+        "    signal.signal(s, signal.SIG_IGN)\n"
+        f"time.sleep(120)  # {marker}\n"
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import subprocess, sys\n"
+            f"subprocess.Popen([sys.executable, '-c', {code!r}], start_new_session=True)\n"
+            "import time; time.sleep(1)"
+        )
+    ]
+
+    def survivors():
+        return [
+            p.pid
+            for p in psutil.process_iter(["cmdline"])
+            if marker in " ".join(p.info["cmdline"] or [])
+        ]
+
+    with Sandbox(Limits(), slot=8) as box:
+        km = SandboxedKernelManager(box, kernel_name="python3")
+        client = NotebookClient(nb, km=km, timeout=60)
+        with client.setup_kernel():
+            client.execute_cell(nb.cells[0], 0)
+            assert survivors(), "the child should run while the kernel runs"
+            client._cleanup_kernel()
+        deadline = time.monotonic() + 10
+        while survivors() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    assert survivors() == []
+
+
+def test_missing_bubblewrap_is_refused_with_the_flag_to_use(monkeypatch):
+    monkeypatch.setattr("softplus_course.pipeline.sandbox.find_bwrap", lambda: None)
+    with pytest.raises(SandboxUnavailable, match=NO_SANDBOX_FLAG) as info:
+        check_available()
+    assert "apt-get install bubblewrap" in str(info.value)
+
+
+def test_grade_course_refuses_without_the_sandbox(monkeypatch, tmp_path, capsys):
+    def unavailable():
+        raise SandboxUnavailable(f"no bwrap here; pass {NO_SANDBOX_FLAG}")
+
+    monkeypatch.setattr(grading, "check_available", unavailable)
+    assert grading.grade_course(tmp_path) == 2
+    assert NO_SANDBOX_FLAG in capsys.readouterr().out
+
+
+def test_grading_without_the_sandbox_is_recorded(tmp_path):
+    results = [
+        grading.SubmissionResult("ada", "01_definition", scores={"t": 1}, max_scores={"t": 2}),
+        grading.SubmissionResult(
+            "bob", "01_definition", scores={"t": 2}, max_scores={"t": 2}, sandbox=grading.UNSANDBOXED
+        ),
+    ]
+    text = grading.write_csv(results, tmp_path / "grades.csv").read_text(encoding="utf-8")
+    assert text.splitlines()[0].endswith(",sandbox,reason")
+    assert "ada,01_definition,graded,1,2,1,bubblewrap," in text
+    assert "bob,01_definition,graded,2,2,2,none (--no-sandbox)," in text
+    assert "1 graded WITHOUT the sandbox" in grading.summary(results)
+
+
+def test_limits_reject_nonsense():
+    with pytest.raises(ValueError, match="memory_mb"):
+        Limits(memory_mb=0)
