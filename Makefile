@@ -21,10 +21,12 @@ JOBS ?= 1
 SANDBOX ?= yes
 GRADE_FLAGS = --jobs $(JOBS) $(if $(filter no,$(SANDBOX)),--no-sandbox)
 
-.PHONY: help install lab lab-instructor test release execute grade demo-grade bench lint format clean
+.PHONY: help install lab lab-instructor check test release execute grade demo-grade bench lint format clean
 
 help:
 	@echo "Learners:     make lab         open the course in JupyterLab"
+	@echo "              make check       grade your own notebooks in course/ as grading will"
+	@echo "                               (NB=course/01_definition/01_definition.ipynb: one)"
 	@echo "              make test        run the whole test suite"
 	@echo "Instructors:  make lab-instructor  JupyterLab with nbgrader's Formgrader and tools"
 	@echo "              make release     regenerate course/ from solutions/"
@@ -54,6 +56,11 @@ lab: $(STAMP)
 
 lab-instructor: $(STAMP)
 	$(BIN)/jupyter lab $(ALLOW_ROOT)
+
+# A learner's self-check: every lesson notebook in course/, or NB=path for one.
+NB ?= $(sort $(wildcard course/[0-9][0-9]_*/[0-9][0-9]_*.ipynb))
+check: $(STAMP)
+	$(PY) -m softplus_course check $(NB)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -48,7 +48,10 @@ __all__ = [
     "student_rng",
 ]
 
-NUMERIC = ("int", "float", "npscalar", "ndarray", "tensor", "bool")
+NOT_DONE = (
+    "the exercise is not done yet. Replace `raise NotImplementedError()` in the answer cell "
+    "with your code."
+)
 
 
 # --- Inputs -------------------------------------------------------------------------------------
@@ -256,6 +259,8 @@ def judge_raises(p: dict, result: dict, want: Any, call_text: str) -> str | None
     if "raised" not in result:
         return f"{call_text} should raise {names}, but returned {_got(result).describe()}."
     raised = result["raised"]
+    if raised["type"] == "NotImplementedError" and "NotImplementedError" not in p["exceptions"]:
+        return f"{call_text} raised NotImplementedError: {NOT_DONE}"
     if raised["type"] not in p["exceptions"]:
         return f"{call_text} should raise {names}, but raised {raised['type']}: {raised['message']}"
     if p["match"] and p["match"].lower() not in raised["message"].lower():
@@ -407,10 +412,7 @@ def judge_one(prop: Property, case: Case, result: dict, text: str) -> str | None
             if not (isinstance(raised, dict) and {"type", "message"} <= set(raised)):
                 raise WireError("bad exception report")
             if raised["type"] == "NotImplementedError":
-                return (
-                    f"{text} raised NotImplementedError: the exercise is not done yet. Replace "
-                    "`raise NotImplementedError()` in the answer cell with your code."
-                )
+                return f"{text} raised NotImplementedError: {NOT_DONE}"
             return f"{text} raised {clean(raised['type'])}: {clean(raised['message'])}"
         if "raised" not in result and "returned" not in result:
             raise WireError("neither a value nor an exception")
@@ -437,6 +439,13 @@ def exercise_report(exercise_title: str, results: list[PropertyResult]) -> str:
     earned = sum(r.earned for r in results)
     total = sum(r.points for r in results)
     lines = [f"{exercise_title}: {_num(earned)} of {_num(total)} points"]
+    if results and all(r.problem and NOT_DONE in r.problem for r in results):
+        lines.append(
+            "  Not done yet: it raised NotImplementedError. Replace `raise NotImplementedError()` "
+            "in the answer cell with your code."
+        )
+        lines += [f"  [not checked] {r.name} ({_num(r.points)} points)" for r in results]
+        return "\n".join(lines)
     for r in results:
         mark = "passed" if r.passed else "FAILED"
         lines.append(f"  [{mark}] {r.name} ({_num(r.earned)}/{_num(r.points)})")
@@ -501,10 +510,7 @@ def judge_visible(prop: dict, case: dict, result: dict) -> str | None:
     if "raised" in result and prop["expect"]["kind"] != "raises":
         raised = result["raised"]
         if raised["type"] == "NotImplementedError":
-            return (
-                f"{text} raised NotImplementedError: the exercise is not done yet. Replace "
-                "`raise NotImplementedError()` in the answer cell with your code."
-            )
+            return f"{text} raised NotImplementedError: {NOT_DONE}"
         return f"{text} raised {raised['type']}: {raised['message']}"
     if prop["warnings"] == "error" and result.get("warnings"):
         return f"{text} gave a warning, which this exercise does not allow: {result['warnings'][0]}"
