@@ -174,7 +174,7 @@ class Plain:
             name = "tensor" if self.kind == "tensor" else "array"
             return _cut(f"{name}({text}, dtype={dtype})")
         if self.kind == "npscalar":
-            return f"np.{self.value.dtype.name}({self.value.item()!r})"
+            return repr(self.value.item())
         if self.kind == "other":
             return _cut(f"{self.value} (a {self.cls})")
         if self.kind in ("list", "tuple", "dict"):
