@@ -49,8 +49,15 @@ WORKDIR = "/home/student/work"  # the kernel's working folder inside the sandbox
 # Grading as root, sandboxes run as user ids from here on (one per grading process, so that the
 # process limit of one submission never counts another's processes).
 UID_BASE = 61000
-# Environment passed on into the sandbox when set: numerical libraries' thread and CPU settings.
-PASS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+# Environment passed on into the sandbox when set: numerical libraries' thread and CPU settings,
+# and nbgrader's marker that a notebook is being graded.
+PASS_ENV = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NBGRADER_EXECUTION",  # lesson 06 runs its smallest configuration when graded
+)
 
 
 class SandboxUnavailable(RuntimeError):
