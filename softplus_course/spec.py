@@ -76,7 +76,9 @@ class Case:
     def describe(self, function: str) -> str:
         if self.label is not None:
             return self.label
-        parts = [_short(a) for a in self.args] + [f"{k}={_short(v)}" for k, v in self.kwargs.items()]
+        parts = [_short(a) for a in self.args] + [
+            f"{k}={_short(v)}" for k, v in self.kwargs.items()
+        ]
         return f"{function}({', '.join(parts)})"
 
     def reference_args(self) -> tuple[tuple, dict]:
@@ -108,7 +110,8 @@ def _short(value: Any) -> str:
         arr = np.asarray(value.array)
         grad = ", requires_grad=True" if value.requires_grad else ""
         with np.printoptions(precision=17, threshold=8, edgeitems=3):
-            text = f"torch.tensor({np.array2string(arr, separator=', ')}, dtype=torch.{value.dtype}{grad})"
+            numbers = np.array2string(arr, separator=", ")
+            text = f"torch.tensor({numbers}, dtype=torch.{value.dtype}{grad})"
     elif isinstance(value, np.ndarray):
         with np.printoptions(precision=17, threshold=8, edgeitems=3):
             text = f"np.array({np.array2string(value, separator=', ')}, dtype={value.dtype})"

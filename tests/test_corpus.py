@@ -207,7 +207,10 @@ def test_only_the_notebook_reaches_autograded_and_feedback(corpus):
     for student, r in corpus["first"].items():
         if r.status == "not graded":
             continue
-        for area, allowed in (("autograded", {f"{LESSON}.ipynb"}), ("feedback", {f"{LESSON}.html"})):
+        for area, allowed in (
+            ("autograded", {f"{LESSON}.ipynb"}),
+            ("feedback", {f"{LESSON}.html"}),
+        ):
             folder = course / area / student / LESSON
             found = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
             assert found == allowed, f"{student}: {area} holds {sorted(found - allowed)}"

@@ -11,7 +11,7 @@ import re
 
 import nbformat
 import pytest
-from conftest import LESSON_IDS, LESSONS, ROOT, SAMPLES
+from conftest import LESSON_IDS, LESSONS, ROOT, SAMPLES, feedback_text
 
 from softplus_course.pipeline import (
     execute,
@@ -21,6 +21,7 @@ from softplus_course.pipeline import (
     validate,
 )
 from softplus_course.pipeline.lessons import answer_cells, graded_cells
+from softplus_course.pipeline.specs import lesson_spec
 
 pytestmark = pytest.mark.parametrize("lesson", LESSONS, ids=LESSON_IDS)
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -194,6 +195,44 @@ def test_samples_score_as_expected(lesson, graded_course):
         assert r.scores == {k: float(v) for k, v in expected[student].items()}, student
         if "partial" in student:
             assert 0 < r.score < r.max_score, f"{student} should be strictly in between"
+
+
+REPORT_LINE = re.compile(r"^  \[(passed|FAILED|not checked)\] (.+) \(([\d.]+)/([\d.]+)\)$")
+
+
+@pytest.mark.slow
+def test_partial_credit_is_exactly_the_broken_properties_with_input_and_section(
+    lesson, graded_course
+):
+    """sample_partial breaks some properties: each test cell loses exactly their points, at
+    least one exercise loses exactly one property, and the feedback names, for each broken
+    property, an input and the section to reread."""
+    course, results = graded_course
+    student = "sample_partial"
+    r = results[(student, lesson.name)]
+    spec = lesson_spec(lesson)
+    nb = read_notebook(course / "autograded" / student / lesson.name / lesson.notebook)
+    feedback = feedback_text(course, student, lesson.name)
+    single = 0
+    for cell in nb.cells:
+        grade_id = _nbgrader(cell).get("grade_id")
+        exercise = spec.exercise(grade_id) if _nbgrader(cell).get("grade") else None
+        if exercise is None:
+            continue
+        report = "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+        rows = [m.groups() for line in report.splitlines() if (m := REPORT_LINE.match(line))]
+        assert [name for _, name, _, _ in rows] == [p.name for p in exercise.properties], report
+        failed = [p for p, (state, *_rest) in zip(exercise.properties, rows, strict=True)
+                  if state != "passed"]  # fmt: skip
+        lost = r.max_scores[grade_id] - r.scores[grade_id]
+        assert lost == pytest.approx(sum(p.points for p in failed)), (grade_id, report)
+        single += len(failed) == 1
+        for prop in failed:
+            block = report.split(f"] {prop.name} (")[1].split("\n  [")[0]
+            assert f"reread {prop.section}" in block, block
+            assert "check;" in block and "(" in block.splitlines()[1], block
+            assert block.splitlines()[1].strip() in feedback, "the failure is not in the feedback"
+    assert single >= 1, f"{student} of {lesson.name} should break exactly one property somewhere"
 
 
 def test_strip_markers_on_this_lessons_answers(lesson):

@@ -222,7 +222,11 @@ def test_grading_without_the_sandbox_is_recorded(tmp_path):
     results = [
         grading.SubmissionResult("ada", "01_definition", scores={"t": 1}, max_scores={"t": 2}),
         grading.SubmissionResult(
-            "bob", "01_definition", scores={"t": 2}, max_scores={"t": 2}, sandbox=grading.UNSANDBOXED
+            "bob",
+            "01_definition",
+            scores={"t": 2},
+            max_scores={"t": 2},
+            sandbox=grading.UNSANDBOXED,
         ),
     ]
     text = grading.write_csv(results, tmp_path / "grades.csv").read_text(encoding="utf-8")

@@ -93,8 +93,15 @@ def test_objects_are_described_never_rebuilt():
         {"t": "ndarray", "dtype": "object", "shape": [1], "data": ""},
         {"t": "ndarray", "dtype": "float64", "shape": [2], "data": base64.b64encode(b"x").decode()},
         {"t": "ndarray", "dtype": "float64", "shape": [10**9], "data": ""},
-        {"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": [
-            {"t": "list", "v": []}]}]}]}]},  # fmt: skip
+        {
+            "t": "list",
+            "v": [
+                {
+                    "t": "list",
+                    "v": [{"t": "list", "v": [{"t": "list", "v": [{"t": "list", "v": []}]}]}],
+                }
+            ],
+        },  # fmt: skip
     ],
 )
 def test_malformed_replies_are_refused(bad):

@@ -209,7 +209,8 @@ probe.call_case = lambda case, namespace: {"returned": {"t": "float", "v": "0.0"
 _PATCH_PROBE_MALFORMED = """
 from IPython.display import publish_display_data
 import softplus_course.probe as probe
-probe.run = lambda request: publish_display_data({probe.MIME: {"results": "all passed", "score": 10}})
+forged = {probe.MIME: {"results": "all passed", "score": 10}}
+probe.run = lambda request: publish_display_data(forged)
 """
 _VISIBLE_ANSWERS_ONLY = """
 import softplus_course.probe as probe
@@ -372,7 +373,8 @@ for pid in children:
 _BIG_FILES = """
 import glob
 block = b"x" * (1 << 20)
-for path in ["big.bin", "/tmp/big.bin", *[d + "/big.bin" for d in glob.glob("/tmp/softplus-sandbox-*")]]:
+sockets = [d + "/big.bin" for d in glob.glob("/tmp/softplus-sandbox-*")]
+for path in ["big.bin", "/tmp/big.bin", *sockets]:
     written = 0
     try:
         with open(path, "wb") as fh:
@@ -481,9 +483,9 @@ def build_attacks(release, complete, root: str) -> dict[str, object]:
             if cell.get("id") in attack.answers:
                 cell.source = attack.answers[cell.get("id")]
         setup = next(
-            i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("nbgrader", {}).get(
-                "grade_id"
-            ) == "setup"
+            i
+            for i, c in enumerate(nb.cells)
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "setup"
         )
         extra = []
         if attack.code:
@@ -499,9 +501,7 @@ def build_attacks(release, complete, root: str) -> dict[str, object]:
     return out
 
 
-EXPECTED.update(
-    {name: Expected("graded", attack.expected) for name, attack in ATTACKS.items()}
-)
+EXPECTED.update({name: Expected("graded", attack.expected) for name, attack in ATTACKS.items()})
 EXPECTED[VICTIM] = Expected("graded", FULL)
 
 

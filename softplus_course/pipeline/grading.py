@@ -32,7 +32,6 @@ from .lessons import (
     graded_cells,
     read_notebook,
 )
-from ..spec import clean
 from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
 from .preprocessors import KERNEL_DIED
 from .sandbox import SandboxUnavailable, check_available
@@ -439,9 +438,7 @@ def summary(results: list[SubmissionResult], seconds: float | None = None) -> st
     lines = [f"{'student':<{width}}  {'lesson':<24} {'score':>9}  status"]
     for r in results:
         score = f"{_fmt(r.score)}/{_fmt(r.max_score)}"
-        lines.append(
-            clean_line(f"{r.student:<{width}}  {r.lesson:<24} {score:>9}  {r.status}")
-        )
+        lines.append(clean_line(f"{r.student:<{width}}  {r.lesson:<24} {score:>9}  {r.status}"))
     failed = [r for r in results if r.status == NOT_GRADED]
     review = [r for r in results if r.status == REVIEW]
     noted = [r for r in results if r.status == GRADED and r.notes]

@@ -158,9 +158,7 @@ class TrustedGrade(ResilientExecute):
     slot = Integer(0, help="number of this grading process (a sandbox user id each)").tag(
         config=True
     )
-    specs_directory = Unicode("specs", help="check specifications, one per lesson").tag(
-        config=True
-    )
+    specs_directory = Unicode("specs", help="check specifications, one per lesson").tag(config=True)
     probe_timeout = Integer(30, help="seconds the kernel may take to answer one property").tag(
         config=True
     )
@@ -178,7 +176,9 @@ class TrustedGrade(ResilientExecute):
         self._spec = load_spec(path)
         self._student = info["student"]
         self._lesson = info["assignment"]
-        self._box = Sandbox(Limits(memory_mb=self.memory_mb), slot=self.slot) if self.sandbox else None
+        self._box = (
+            Sandbox(Limits(memory_mb=self.memory_mb), slot=self.slot) if self.sandbox else None
+        )
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -191,7 +191,9 @@ class TrustedGrade(ResilientExecute):
             return super().create_kernel_manager()
         # The kernelspec is the course's (nbgrader's OverwriteKernelspec ran before this).
         self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name") or "python3"
-        self.km = SandboxedKernelManager(self._box, kernel_name=self.kernel_name, config=self.config)
+        self.km = SandboxedKernelManager(
+            self._box, kernel_name=self.kernel_name, config=self.config
+        )
         return self.km
 
     def start_new_kernel_client(self):
@@ -254,7 +256,11 @@ class TrustedGrade(ResilientExecute):
                 self._stop_unresponsive(cell)
             return None, f"no answer within {self.probe_timeout} s (an endless loop?)"
         if len(replies) != 1:
-            errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in cell.outputs if o.get("output_type") == "error"]
+            errors = [
+                f"{o.get('ename')}: {o.get('evalue')}"
+                for o in cell.outputs
+                if o.get("output_type") == "error"
+            ]
             why = f" ({errors[0]})" if errors else ""
             return None, f"the notebook gave no readable answer{why}"
         reply = replies[0]
