@@ -19,7 +19,7 @@ import pytest
 from conftest import LESSONS, feedback_text, make_course_copy, submit
 from nbgrader.api import Gradebook
 
-from softplus_course.pipeline import fill_answers, grade, read_notebook, summary
+from softplus_course.pipeline import fill_answers, grade, read_notebook, summary, write_csv
 from softplus_course.pipeline.corpus import (
     ATTACKS,
     EXPECTED,
@@ -35,7 +35,7 @@ from softplus_course.pipeline.lessons import Lesson
 from softplus_course.pipeline.sandbox import UID_BASE
 
 pytestmark = pytest.mark.slow
-CELL_TIMEOUT_S = "5"
+CELL_TIMEOUT_S = "10"
 KERNEL_MEMORY_MB = "1024"
 
 
@@ -138,6 +138,7 @@ def corpus(tmp_path_factory):
         out["files_first"], out["left_first"] = _course_files(course), _survivors()
         again = [*ATTACKS, VICTIM]
         results, _ = _grade(course, only_students=again, jobs=1)
+        write_csv(results, course / "grades.csv")
         out["second"] = {r.student: r for r in results}
         out["files_second"], out["left_second"] = _course_files(course), _survivors()
         out["csv"] = (course / "grades.csv").read_text(encoding="utf-8")

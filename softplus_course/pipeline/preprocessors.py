@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 from jupyter_core.utils import run_sync
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader.coursedir import CourseDirectory
@@ -119,6 +119,17 @@ class ResilientExecute(Execute):
             return cell, resources
         try:
             return super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError as exc:
+            # The reply came late, or its output never came: the cell failed, grading goes on.
+            cell.setdefault("outputs", []).append(
+                nbformat.v4.new_output(
+                    "error",
+                    ename="CellTimeoutError",
+                    evalue=str(exc).splitlines()[0],
+                    traceback=[f"CellTimeoutError: {str(exc).splitlines()[0]}"],
+                )
+            )
+            return cell, resources
         except DeadKernelError:
             self._died_in = _grade_id(cell) or cell.get("id") or f"#{index}"
             self._record_death(
@@ -246,6 +257,12 @@ class TrustedGrade(ResilientExecute):
         except DeadKernelError:
             self._died_in = self._died_in or f"#{index}"
             return None, "the kernel died while this was checked"
+        except CellTimeoutError:
+            cell.outputs.append(
+                nbformat.v4.new_output(
+                    "error", ename="CellTimeoutError", evalue="no reply", traceback=[]
+                )
+            )
         replies = [
             o["data"][probe.MIME]
             for o in cell.outputs
@@ -276,7 +293,7 @@ class TrustedGrade(ResilientExecute):
         cell = nbformat.v4.new_code_cell("pass")
         try:
             self._run_aside(cell, index, 5)
-        except DeadKernelError:
+        except (DeadKernelError, CellTimeoutError):
             return False
         return not _timed_out(cell)
 

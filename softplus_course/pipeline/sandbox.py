@@ -20,6 +20,7 @@ The kernel is launched through ``sandbox_launch.py`` (see there for the order of
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -159,6 +160,26 @@ def _python_binds() -> list[tuple[str, str]]:
     return [(p, p) for p in dict.fromkeys(paths)]
 
 
+_font_cache: list[Path] = []
+
+
+def _matplotlib_font_cache() -> list[Path]:
+    """Matplotlib's font list, built once per grading process and shared read-only with every
+    sandbox: without it each kernel would rebuild it in its empty /tmp (about a second)."""
+    if not _font_cache:
+        folder = Path(tempfile.mkdtemp(prefix="softplus-fonts-"))
+        os.chmod(folder, 0o755)
+        env = {**os.environ, "MPLCONFIGDIR": str(folder)}
+        code = "import matplotlib.font_manager"
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=False)
+        found = sorted(folder.glob("fontlist-*.json"))
+        for path in found:
+            os.chmod(path, 0o644)
+        atexit.register(shutil.rmtree, folder, True)
+        _font_cache.extend(found or [folder / "none"])
+    return [p for p in _font_cache if p.is_file()]
+
+
 def _own_tasks(uid: int) -> int:
     """How many processes and threads this user runs now (RLIMIT_NPROC counts them all)."""
     count = 0
@@ -228,6 +249,9 @@ class Sandbox:
         args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/home/student"]
         for folder in ("/tmp", WORKDIR):
             args += ["--perms", "1777", "--size", size, "--tmpfs", folder]
+        args += ["--perms", "1777", "--dir", "/tmp/matplotlib"]
+        for font_list in _matplotlib_font_cache():
+            args += ["--ro-bind", str(font_list), f"/tmp/matplotlib/{font_list.name}"]
         if self.notebook is not None:  # a read-only copy of the submission, in the work folder
             args += ["--ro-bind", str(self.notebook), f"{WORKDIR}/{self.notebook.name}"]
         args += ["--bind", self.ipc_dir, self.ipc_dir, "--chdir", WORKDIR, "--clearenv"]
