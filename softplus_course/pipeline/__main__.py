@@ -73,7 +73,7 @@ def cmd_bench(root: Path, args: argparse.Namespace) -> int:
         _lessons(root, args.lessons),
         suite=not args.no_suite,
         corpus=not args.no_corpus,
-        class_size=0 if args.no_class else 8,
+        class_size=0 if args.no_class else 1,
     )
 
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument(
                 "--no-class",
                 action="store_true",
-                help="skip grading a class of 8 submissions in one process and in parallel",
+                help="skip grading a mixed class of every lesson with JOBS=2",
             )
     args = parser.parse_args(argv)
     root = find_root(args.root)
