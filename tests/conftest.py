@@ -40,14 +40,13 @@ def submit(course: Path, student: str, lesson: str, nb_or_text) -> Path:
     return place_submission(course, student, lesson, nb_or_text)
 
 
-def hidden_test_lines(nb) -> list[str]:
-    """The substantial lines of a notebook's hidden tests (to look for leaks)."""
+def spec_lines(lesson_name: str) -> list[str]:
+    """The substantial code lines of a lesson's check specification (to look for leaks)."""
+    text = (ROOT / "specs" / f"{lesson_name}.py").read_text(encoding="utf-8")
     return [
         line.strip()
-        for cell in nb.cells
-        if "BEGIN HIDDEN TESTS" in cell.source
-        for line in cell.source.split("### BEGIN HIDDEN TESTS")[1].splitlines()
-        if len(line.strip()) > 20
+        for line in text.splitlines()
+        if len(line.strip()) > 20 and not line.strip().startswith(("#", '"', "S", "call("))
     ]
 
 

@@ -7,7 +7,7 @@ import shutil
 
 import nbformat
 import pytest
-from conftest import LESSONS, ROOT, feedback_text, hidden_test_lines, make_course_copy, submit
+from conftest import LESSONS, ROOT, feedback_text, make_course_copy, spec_lines, submit
 
 from softplus_course.pipeline import (
     SubmissionResult,
@@ -37,23 +37,25 @@ def test_feedback_is_written_for_every_graded_submission(graded_course):
 
 
 @pytest.mark.slow
-def test_feedback_shows_scores_but_not_hidden_tests(graded_course):
+def test_feedback_shows_scores_but_not_the_checks_code(graded_course):
     course, _ = graded_course
-    html = (course / "feedback" / "solution" / FIRST.name / f"{FIRST.name}.html").read_text()
-    assert "BEGIN HIDDEN TESTS" not in html and "_warnings.simplefilter" not in html
-    for grade_id, _ in graded_cells(read_notebook(FIRST.source)):
-        assert grade_id in html, f"feedback does not mention {grade_id}"
+    for lesson in LESSONS:
+        html = (course / "feedback" / "solution" / lesson.name / f"{lesson.name}.html").read_text()
+        leaked = [line for line in spec_lines(lesson.name) if line in html]
+        assert not leaked, f"{lesson.name}: check specification code in the feedback: {leaked[:2]}"
+        for grade_id, points in graded_cells(read_notebook(lesson.source)):
+            assert grade_id in html, f"feedback does not mention {grade_id}"
+            assert f"{points:g} of {points:g} points" in html, (lesson.name, grade_id)
 
 
 @pytest.mark.slow
 def test_feedback_of_a_failed_hidden_test_shows_its_message_not_its_code(graded_course):
     course, _ = graded_course
     text = feedback_text(course, "sample_partial", FIRST.name)
-    assert "relu(-inf) should be 0.0, got nan" in text
-    hidden = hidden_test_lines(read_notebook(FIRST.source))
-    assert hidden, "lesson 01 should have hidden tests"
-    leaked = [line for line in hidden if line in text]
-    assert not leaked, f"hidden test code in the feedback: {leaked[:3]}"
+    assert "relu(-inf) should be 0.0, got nan." in text
+    assert "(a hidden check; reread section 1, 'The definition')" in text
+    leaked = [line for line in spec_lines(FIRST.name) if line in text]
+    assert not leaked, f"check specification code in the feedback: {leaked[:3]}"
 
 
 @pytest.mark.slow
