@@ -366,6 +366,7 @@ class PropertyResult:
     section: str
     problem: str | None = None  # why it failed: the input, the expected and the returned value
     hidden: bool = False  # the failing input was a hidden one
+    checked: bool = True  # False: no input could be checked (a dead or silent kernel)
 
     @property
     def passed(self) -> bool:
@@ -393,7 +394,7 @@ def judge_property(
     out = PropertyResult(prop.name, prop.points, 0.0, prop.section)
     if results is None or len(results) != len(cases):
         out.problem = failure or "no answer came back from the notebook"
-        out.hidden = False
+        out.checked = False
         return out
     name = prop.function or function
     for (case, hidden), result in zip(cases, results, strict=True):
@@ -453,9 +454,9 @@ def exercise_report(exercise_title: str, results: list[PropertyResult]) -> str:
         mark = "passed" if r.passed else "FAILED"
         lines.append(f"  [{mark}] {r.name} ({_num(r.earned)}/{_num(r.points)})")
         if not r.passed:
-            kind = "a hidden check" if r.hidden else "a visible check"
+            kind = ("a hidden check; " if r.hidden else "a visible check; ") if r.checked else ""
             lines.append(f"      {r.problem}")
-            lines.append(f"      ({kind}; reread {r.section})")
+            lines.append(f"      ({kind}reread {r.section})")
     return "\n".join(lines)
 
 

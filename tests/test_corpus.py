@@ -224,6 +224,9 @@ def test_feedback_never_shows_a_secret_or_student_html(corpus):
         assert page.is_file() == (r.status != "not graded"), student
         if not page.is_file():
             continue
+        assert page.stat().st_size < 16 * 1024 * 1024, (
+            f"{student}: feedback of {page.stat().st_size} B"
+        )
         raw = page.read_text(encoding="utf-8")
         text = feedback_text(course, student, r.lesson)
         assert f"Score: {r.score:.1f} / {r.max_score:.1f}" in text, student

@@ -384,6 +384,12 @@ for path in ["big.bin", "/tmp/big.bin", *sockets]:
     except OSError as exc:
         print(path, "stopped at", written, "MiB:", type(exc).__name__)
 """
+_OUTPUT_FLOOD = """
+import sys
+line = "x" * (1 << 20) + "\\n"
+for _ in range(50):
+    sys.stdout.write(line)
+"""
 _HTML = """
 from IPython.display import HTML, Javascript, display
 display(HTML(
@@ -448,6 +454,7 @@ ATTACKS: dict[str, Attack] = {
     # Resources.
     "d_fork_bomb": Attack("resources", "complete", _FORK_BOMB, FULL),
     "d_big_files": Attack("resources", "complete", _BIG_FILES, FULL),
+    "d_output_flood": Attack("resources", "complete", _OUTPUT_FLOOD, FULL),
     # Injection into reports, and fairness.
     "e_html": Attack("injection", "complete", _HTML, FULL, markdown=_HTML_MARKDOWN),
     "e_evil_exception": Attack(

@@ -43,6 +43,9 @@ __all__ = [
 
 KERNEL_DIED = "KernelDied"
 REPLY_LIMIT = 32 * 1024 * 1024  # characters of one probe reply (JSON) the grader reads at most
+# Characters of output the grader keeps from one cell: past it, a notebook that prints without
+# end cannot fill the grader's memory (nbgrader's LimitOutput then shortens what was kept).
+CELL_OUTPUT_LIMIT = 8 * 1024 * 1024
 
 
 def _grade_id(cell) -> str | None:
@@ -104,13 +107,29 @@ class RestoreDeletedCells(Preprocessor):
 
 
 class ResilientExecute(Execute):
-    """nbgrader's Execute, surviving a kernel that dies in the middle of the notebook."""
+    """nbgrader's Execute, surviving a kernel that dies in the middle of the notebook, and
+    keeping at most CELL_OUTPUT_LIMIT characters of any cell's output."""
 
     _died_in: str | None = None
+    _output_size: int = 0
 
     def preprocess(self, nb, resources=None, km=None):
         self._died_in = None
         return super().preprocess(nb, resources, km)
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        data = content.get("data", {})
+        self._output_size += len(content.get("text", "")) + sum(
+            len(v) if isinstance(v, str) else 1024 for v in data.values()
+        )
+        if self._output_size > CELL_OUTPUT_LIMIT:
+            return None  # dropped: the cell has printed more than any lesson needs
+        return super().output(outs, msg, display_id, cell_index)
+
+    def execute_cell(self, cell, cell_index, *args, **kwargs):
+        self._output_size = 0
+        return super().execute_cell(cell, cell_index, *args, **kwargs)
 
     def preprocess_cell(self, cell, resources, index):
         if self._died_in is not None:
