@@ -171,7 +171,7 @@ class Close:
 def judge_close(p: dict, result: dict, want: Any, call_text: str) -> str | None:
     got = _got(result)
     if got.kind not in p["types"]:
-        return f"{call_text} returned {got.describe()}; expected {_kinds(p['types'])}."
+        return f"{call_text} returned {_typed(got)}; expected {_kinds(p['types'])}."
     arr = _as_array(got)
     if arr is None:
         return f"{call_text} returned {got.describe()}; expected numbers."
@@ -202,10 +202,16 @@ def judge_close(p: dict, result: dict, want: Any, call_text: str) -> str | None:
     )
 
 
+def _typed(got: Plain) -> str:
+    """A returned value with its type, for a message about the wrong type."""
+    text = got.describe()
+    return text if got.kind == "other" or not got.cls else f"{text} (of type {got.cls})"
+
+
 def _kinds(types: Sequence[str]) -> str:
     names = {
-        "float": "a float",
-        "int": "an int",
+        "float": "a Python float",
+        "int": "a Python int",
         "npscalar": "a numpy number",
         "ndarray": "a numpy array",
         "tensor": "a torch tensor",
@@ -234,7 +240,7 @@ class Equal:
 def judge_equal(p: dict, result: dict, want: Any, call_text: str) -> str | None:
     got = _got(result)
     if got.kind not in p["types"]:
-        return f"{call_text} returned {got.describe()}; expected {_kinds(p['types'])}."
+        return f"{call_text} returned {_typed(got)}; expected {_kinds(p['types'])}."
     value = to_python(got)
     if value != want:
         return f"{call_text} should be {want!r}, got {got.describe()}."
