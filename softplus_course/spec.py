@@ -220,7 +220,7 @@ def _kinds(types: Sequence[str]) -> str:
         "bool": "a bool",
         "list": "a list",
     }
-    return " or ".join(names.get(t, t) for t in types)
+    return " or ".join(dict.fromkeys(names.get(t, t) for t in types))
 
 
 @dataclass(frozen=True)

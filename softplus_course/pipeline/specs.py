@@ -46,10 +46,8 @@ def test_cell_source(spec: LessonSpec, test_cell: str) -> str:
         raise ValueError(f"{spec.lesson}: the specification has no exercise for {test_cell}")
     points = f"{exercise.points:g}"
     return (
-        f"# Visible checks of `{exercise.function}` ({points} points). Grading runs them again, "
-        "with hidden inputs\n"
-        "# too; a failure names the input, the expected and the returned value, and the "
-        "section to reread.\n"
+        f"# Visible checks of `{exercise.function}` ({points} points); grading adds hidden ones.\n"
+        "# A failure names the input, the expected and the returned value, and the section.\n"
         f'check_exercise("{spec.lesson}", "{test_cell}", globals())'
     )
 
