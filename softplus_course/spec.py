@@ -343,9 +343,25 @@ class LessonSpec:
         return next((e for e in self.exercises if e.test_cell == test_cell), None)
 
 
+_loaded: dict[Path, tuple[float, LessonSpec]] = {}
+
+
 def load_spec(path: Path | str) -> LessonSpec:
-    """Load ``specs/NN_topic.py`` (instructor code, never student code): its ``SPEC``."""
-    path = Path(path)
+    """Load ``specs/NN_topic.py`` (instructor code, never student code): its ``SPEC``.
+
+    A grading process loads each specification once (again only when the file changed), so
+    the references of its fixed inputs are computed once per process, not per submission.
+    """
+    path = Path(path).resolve()
+    mtime = path.stat().st_mtime
+    if path in _loaded and _loaded[path][0] == mtime:
+        return _loaded[path][1]
+    spec = _load(path)
+    _loaded[path] = (mtime, spec)
+    return spec
+
+
+def _load(path: Path) -> LessonSpec:
     module_spec = importlib.util.spec_from_file_location(f"softplus_spec_{path.stem}", path)
     if module_spec is None or module_spec.loader is None:
         raise FileNotFoundError(f"cannot load the check specification {path}")
@@ -429,14 +445,30 @@ def judge_one(prop: Property, case: Case, result: dict, text: str) -> str | None
         if prop.warnings == "error" and result.get("warnings"):
             first = clean(str(result["warnings"][0]))
             return f"{text} gave a warning, which this exercise does not allow: {first}"
-        want = None
-        if prop.expect.reference is not None:
-            args, kwargs = case.reference_args()
-            want = prop.expect.reference(*args, **kwargs)
+        want = reference(prop, case)
         problem = prop.expect.judge(result, want, text)
         return None if problem is None else clean(problem)
     except WireError as exc:
         return f"{text}: the notebook's answer could not be read ({exc})"
+
+
+_references: dict[tuple[int, int], tuple[Property, Case, Any]] = {}
+
+
+def reference(prop: Property, case: Case) -> Any:
+    """The expected value of one input, computed in the grader; remembered for the fixed
+    (visible and hidden) inputs of a loaded specification."""
+    if prop.expect.reference is None:
+        return None
+    key = (id(prop), id(case))
+    known = _references.get(key)
+    if known is not None and known[0] is prop and known[1] is case:
+        return known[2]
+    args, kwargs = case.reference_args()
+    want = prop.expect.reference(*args, **kwargs)
+    if any(case is c for c in (*prop.visible, *prop.hidden)):
+        _references[key] = (prop, case, want)
+    return want
 
 
 def clean(text: str) -> str:
