@@ -148,6 +148,7 @@ def _fake_worker(monkeypatch, tmp_path, outcomes):
     monkeypatch.setitem(grading_module._worker, "root", tmp_path)
     monkeypatch.setitem(grading_module._worker, "db_url", "sqlite://")
     monkeypatch.setitem(grading_module._worker, "infos", {FIRST.name: info})
+    monkeypatch.setitem(grading_module._worker, "sandbox", True)
     return calls, zeros
 
 
@@ -221,11 +222,11 @@ def test_summary_of_nothing_says_where_submissions_go():
 
 
 def test_grade_course_exit_status(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1: _results())
+    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1, sandbox=True: _results())
     assert grading_module.grade_course(tmp_path) == 1
     assert (tmp_path / "grades.csv").is_file()
     assert "Could not grade 1" in capsys.readouterr().out
-    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1: _results()[:1])
+    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1, sandbox=True: _results()[:1])
     assert grading_module.grade_course(tmp_path) == 0
 
 

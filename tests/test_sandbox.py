@@ -110,8 +110,9 @@ def test_the_work_folder_and_tmp_are_private_and_writable():
         print(os.getcwd(), sorted(os.listdir(".")), sorted(os.listdir("/tmp")))
         """
     )
-    # /tmp holds the note and the folder of the kernel's own sockets, nothing of the host's.
-    assert "/home/student/work ['notes.txt'] ['notes.txt', 'softplus-sandbox-" in out, out
+    # /tmp holds the note, matplotlib's shared font list and the folder of the kernel's own
+    # sockets, nothing else of the host's.
+    assert "/home/student/work ['notes.txt'] ['matplotlib', 'notes.txt', 'softplus-sandbox-" in out
 
 
 def test_a_large_file_is_capped_and_the_disk_is_small():
