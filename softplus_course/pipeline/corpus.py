@@ -333,7 +333,8 @@ for cmdline in glob.glob("/proc/*/cmdline"):
     if "kernel" in text:
         found.append(text)
 print("processes that look like kernels:", len(found))
-print("sandboxes:", glob.glob("/tmp/softplus-sandbox-*"))
+import sys
+print("sandboxes:", glob.glob("/tmp/softplus-sandbox-*"), [a for a in sys.argv if ".json" in a])
 for port in (22, 80, 5432, 8888):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
@@ -373,7 +374,10 @@ for pid in children:
 _BIG_FILES = """
 import glob
 block = b"x" * (1 << 20)
-sockets = [d + "/big.bin" for d in glob.glob("/tmp/softplus-sandbox-*")]
+import os, sys
+# The kernel's connection file names the folder of its sockets, the one place of the host's
+# that the kernel could write to while it started.
+sockets = [os.path.dirname(a) + "/big.bin" for a in sys.argv if a.endswith(".json")]
 for path in ["big.bin", "/tmp/big.bin", *sockets]:
     written = 0
     try:

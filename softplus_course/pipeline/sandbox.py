@@ -228,15 +228,20 @@ class Sandbox:
         """The command that runs ``argv`` inside this sandbox."""
         ro, args = _system_binds()
         ro += _python_binds()
-        made = {"/"}
-        for source, dest in ro:
+        made = {"/", "/tmp"}
+
+        def parents(dest: str) -> list[str]:
             # bubblewrap makes missing parent folders private (0700) when it runs as root; the
             # sandbox's user must be able to walk through them.
+            out = []
             for parent in reversed(Path(dest).parents):
                 if str(parent) not in made and not str(parent).startswith("/usr"):
                     made.add(str(parent))
-                    args += ["--perms", "0755", "--dir", str(parent)]
-            args += ["--ro-bind", source, dest]
+                    out += ["--perms", "0755", "--dir", str(parent)]
+            return out
+
+        for source, dest in ro:
+            args += [*parents(dest), "--ro-bind", source, dest]
         size = str(self.limits.disk_mb * 1024 * 1024)
         # Every namespace but the user namespace (--unshare-all would add one, and as root it
         # maps only root, so the command could not become another user).
@@ -254,7 +259,8 @@ class Sandbox:
             args += ["--ro-bind", str(font_list), f"/tmp/matplotlib/{font_list.name}"]
         if self.notebook is not None:  # a read-only copy of the submission, in the work folder
             args += ["--ro-bind", str(self.notebook), f"{WORKDIR}/{self.notebook.name}"]
-        args += ["--bind", self.ipc_dir, self.ipc_dir, "--chdir", WORKDIR, "--clearenv"]
+        args += [*parents(self.ipc_dir), "--bind", self.ipc_dir, self.ipc_dir]
+        args += ["--chdir", WORKDIR, "--clearenv"]
         env = {
             "HOME": "/home/student",
             "USER": "student",
