@@ -109,8 +109,11 @@ def _as_float_array(result: Any, call: str, section: str) -> np.ndarray:
     return arr.astype(np.float64)
 
 
-def _close(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> np.ndarray:
-    """Elementwise closeness; equal infinities and nan against nan count as close."""
+def close_elementwise(
+    got: np.ndarray, expected: np.ndarray, rtol: float, atol: float
+) -> np.ndarray:
+    """Elementwise closeness; equal infinities and nan against nan count as close (used by the
+    learner checks here and by the graded checks of :mod:`softplus_course.spec`)."""
     both_nan = np.isnan(got) & np.isnan(expected)
     same_inf = np.isinf(expected) & (got == expected)
     # A relative tolerance of an infinite answer is infinite: only an equal infinity may match it.
@@ -179,7 +182,7 @@ def check_call(
             f"{call} returned {_short(result)} with shape {got.shape}; expected {shape_text}."
             f"{_where(section)}"
         )
-    ok = _close(got, want, rtol, atol)
+    ok = close_elementwise(got, want, rtol, atol)
     if not bool(np.all(ok)):
         if want.ndim == 0:
             detail = f"should be {float(want)!r}, but returned {_short(result)}"

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import close_elementwise
 from .wire import Plain, WireError, decode, encode, to_python
 
 __all__ = [
@@ -133,15 +134,6 @@ def _as_array(plain: Plain) -> np.ndarray | None:
     if plain.kind in ("npscalar", "ndarray", "tensor") and plain.value.dtype.kind in "biuf":
         return np.asarray(plain.value, dtype=np.float64)
     return None
-
-
-def close_elementwise(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> np.ndarray:
-    """Elementwise closeness; equal infinities and nan against nan count as close."""
-    both_nan = np.isnan(got) & np.isnan(want)
-    same_inf = np.isinf(want) & (got == want)
-    with np.errstate(invalid="ignore", over="ignore"):
-        near = np.isfinite(want) & (np.abs(got - want) <= atol + rtol * np.abs(want))
-    return both_nan | same_inf | near
 
 
 @dataclass(frozen=True)
