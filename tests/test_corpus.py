@@ -237,7 +237,9 @@ def test_feedback_never_shows_a_secret_or_student_html(corpus):
         raw = page.read_text(encoding="utf-8")
         text = feedback_text(course, student, r.lesson)
         assert f"Score: {r.score:.1f} / {r.max_score:.1f}" in text, student
-        assert CANARY not in raw, f"{student}: a secret reached the feedback"
+        # The victim's feedback shows its own code, canary included; nobody else's may.
+        own = raw.replace(f"{CANARY}-VICTIM", "") if student == VICTIM else raw
+        assert CANARY not in own, f"{student}: a secret reached the feedback"
         assert "BEGIN HIDDEN TESTS" not in raw or student == "e_marker_comments", student
         for script in re.findall(r"<script[^>]*>(.*?)</script>", raw, flags=re.S):
             assert "HOSTILE" not in script, f"{student}: student JavaScript in the feedback"
