@@ -240,9 +240,13 @@ class Sandbox:
                     out += ["--perms", "0755", "--dir", str(parent)]
             return out
 
+        size = str(self.limits.disk_mb * 1024 * 1024)
+        # The private /tmp first: the environment, or the course's package, may live under the
+        # host's /tmp, and their binds must land on top of it, not under it.
+        args += ["--proc", "/proc", "--dev", "/dev"]
+        args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
         for source, dest in ro:
             args += [*parents(dest), "--ro-bind", source, dest]
-        size = str(self.limits.disk_mb * 1024 * 1024)
         # Every namespace but the user namespace (--unshare-all would add one, and as root it
         # maps only root, so the command could not become another user).
         args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
@@ -251,9 +255,7 @@ class Sandbox:
         if self.uid is None:
             # Not root: bubblewrap works in a user namespace of its own; none below it.
             args += ["--unshare-user", "--disable-userns"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--dir", "/home/student"]
-        for folder in ("/tmp", WORKDIR):
-            args += ["--perms", "1777", "--size", size, "--tmpfs", folder]
+        args += ["--dir", "/home/student", "--perms", "1777", "--size", size, "--tmpfs", WORKDIR]
         args += ["--perms", "1777", "--dir", "/tmp/matplotlib"]
         for font_list in _matplotlib_font_cache():
             args += ["--ro-bind", str(font_list), f"/tmp/matplotlib/{font_list.name}"]
