@@ -10,8 +10,10 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 import nbformat
 import psutil
@@ -101,18 +103,25 @@ def test_the_course_is_invisible_and_the_system_read_only(tmp_path):
     assert "CapEff:\\t0000000000000000" in out, out
 
 
-def test_the_work_folder_and_tmp_are_private_and_writable():
-    out = run_inside(
-        """
-        import os
-        open("notes.txt", "w").write("mine")
-        open("/tmp/notes.txt", "w").write("mine")
-        print(os.getcwd(), sorted(os.listdir(".")), sorted(os.listdir("/tmp")))
-        """
-    )
-    # /tmp holds the note, matplotlib's shared font list and the folder of the kernel's own
-    # sockets, nothing else of the host's.
-    assert "/home/student/work ['notes.txt'] ['matplotlib', 'notes.txt', 'softplus-sandbox-" in out
+def test_the_work_folder_and_tmp_are_private_and_writable(tmp_path):
+    host_file = Path(tempfile.gettempdir()) / f"host-only-{os.getpid()}.txt"
+    host_file.write_text("the host's")
+    try:
+        out = run_inside(
+            f"""
+            import os
+            open("notes.txt", "w").write("mine")
+            open("/tmp/notes.txt", "w").write("mine")
+            print(os.getcwd(), sorted(os.listdir(".")))
+            print("tmp", sorted(os.listdir("/tmp")))
+            print("host file visible:", os.path.exists({str(host_file)!r}))
+            """
+        )
+    finally:
+        host_file.unlink()
+    assert "/home/student/work ['notes.txt']" in out, out
+    assert "'notes.txt'" in out.split("tmp", 1)[1], out
+    assert "host file visible: False" in out, out
 
 
 def test_a_large_file_is_capped_and_the_disk_is_small():
