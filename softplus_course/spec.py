@@ -33,6 +33,8 @@ from .checks import close_elementwise
 from .wire import Plain, WireError, decode, encode, to_python
 
 __all__ = [
+    "ARRAY",
+    "ONE_NUMBER",
     "Case",
     "Close",
     "Equal",
@@ -44,6 +46,7 @@ __all__ = [
     "Raises",
     "call",
     "code",
+    "elementwise",
     "exercise_report",
     "load_spec",
     "student_rng",
@@ -53,6 +56,25 @@ NOT_DONE = (
     "the exercise is not done yet. Replace `raise NotImplementedError()` in the answer cell "
     "with your code."
 )
+
+
+# Kinds of result, for ``types=``: one number (a Python float, a numpy number or a 0-d array;
+# with shape="same" a number in wants one of these out), and an array.
+ONE_NUMBER = ("float", "npscalar", "ndarray")
+ARRAY = ("ndarray",)
+
+
+def elementwise(scalar_ref: Callable[[float], Any]) -> Callable[[Any], Any]:
+    """A reference for a number (a float out) or an array (an array of the same shape out),
+    from a reference of one float (an mpmath formula, say)."""
+
+    def ref(x):
+        if np.ndim(x) == 0:
+            return scalar_ref(float(x))
+        arr = np.asarray(x, dtype=np.float64)
+        return np.array([scalar_ref(v) for v in arr.ravel().tolist()]).reshape(arr.shape)
+
+    return ref
 
 
 # --- Inputs -------------------------------------------------------------------------------------

@@ -9,15 +9,21 @@ import math
 
 import numpy as np
 
-from softplus_course.spec import Close, Exercise, LessonSpec, Property, Raises, call
+from softplus_course.spec import (
+    ARRAY,
+    ONE_NUMBER,
+    Close,
+    Exercise,
+    LessonSpec,
+    Property,
+    Raises,
+    call,
+)
 
 S1 = "section 1, 'The definition'"
 S3 = "section 3, 'The β-family'"
 S3_GAP = "section 3, 'The β-family' (and the gap formula in section 2)"
 INF = math.inf
-
-ONE_NUMBER = ("float", "npscalar", "ndarray")  # a 0-d array counts as one number
-ARRAY = ("ndarray",)
 
 
 def relu_ref(x):

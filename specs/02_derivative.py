@@ -12,7 +12,18 @@ import math
 import mpmath
 import numpy as np
 
-from softplus_course.spec import Close, Exercise, Holds, LessonSpec, Property, call, code
+from softplus_course.spec import (
+    ARRAY,
+    ONE_NUMBER,
+    Close,
+    Exercise,
+    Holds,
+    LessonSpec,
+    Property,
+    call,
+    code,
+    elementwise,
+)
 
 S1 = "section 1, 'The chain rule gives the sigmoid'"
 S2 = "section 2, 'The sigmoid'"
@@ -24,9 +35,7 @@ S5_WARN = "section 5, 'Infinite answers without warnings'"
 S7 = "section 7, 'Checking a derivative three ways'"
 INF, NAN = math.inf, math.nan
 
-ONE_NUMBER = ("float", "npscalar", "ndarray")  # a 0-d array counts as one number
 NUMBER_OR_ARRAY = ONE_NUMBER  # with shape="same": one number for a number, else the shape
-ARRAY = ("ndarray",)
 
 # A context of our own: the notebook's mpmath.mp.dps, or anyone else's, never matters here.
 MP = mpmath.MPContext()
@@ -34,15 +43,6 @@ MP.dps = 60
 
 
 # --- References (in the grader) -----------------------------------------------------------------
-def _elementwise(scalar_ref):
-    """A float64 reference of the same shape as x, from a reference of one float."""
-
-    def ref(x):
-        arr = np.asarray(x, dtype=np.float64)
-        out = [scalar_ref(float(v)) for v in arr.ravel()]
-        return np.array(out, dtype=np.float64).reshape(arr.shape)
-
-    return ref
 
 
 def _sigma(x: float) -> float:
@@ -73,9 +73,9 @@ def _logit(p: float) -> float:
     return float(MP.log(q / (1 - q)))
 
 
-sigmoid_ref = _elementwise(_sigma)
-sigma_prime_ref = _elementwise(_sigma_prime)
-logit_ref = _elementwise(_logit)
+sigmoid_ref = elementwise(_sigma)
+sigma_prime_ref = elementwise(_sigma_prime)
+logit_ref = elementwise(_logit)
 
 
 def _never_negative(got) -> str | None:

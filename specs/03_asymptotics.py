@@ -16,6 +16,8 @@ import mpmath
 import numpy as np
 
 from softplus_course.spec import (
+    ARRAY,
+    ONE_NUMBER,
     Close,
     Equal,
     Exercise,
@@ -25,6 +27,7 @@ from softplus_course.spec import (
     Raises,
     call,
     code,
+    elementwise,
 )
 
 S1 = "section 1, 'Two approximations for large |x|'"
@@ -33,21 +36,7 @@ S4 = "section 4, 'LogSumExp and the max-shift'"
 S6 = "section 6, 'The convex conjugate'"
 INF = math.inf
 
-ONE_NUMBER = ("float", "npscalar", "ndarray")  # a 0-d array counts as one number
-ARRAY = ("ndarray",)
 FLOAT = ("float", "npscalar")  # logsumexp: a Python float or a numpy float, not an array
-
-
-def _elementwise(scalar_ref):
-    """A reference for a number (a float out) or an array (an array of the same shape out)."""
-
-    def ref(x):
-        if np.ndim(x) == 0:
-            return scalar_ref(float(x))
-        arr = np.asarray(x, dtype=np.float64)
-        return np.array([scalar_ref(v) for v in arr.ravel().tolist()]).reshape(arr.shape)
-
-    return ref
 
 
 # --- Exercise 1: softplus_asymptotic ------------------------------------------------------------
@@ -57,7 +46,7 @@ def _asymptotic(x: float) -> float:
         return float(v + mpmath.exp(-v)) if v >= 0 else float(mpmath.exp(v))
 
 
-asymptotic_ref = _elementwise(_asymptotic)
+asymptotic_ref = elementwise(_asymptotic)
 
 GRID_700 = np.concatenate(
     [
@@ -364,7 +353,7 @@ def _neg_entropy(p: float) -> float:
         return float(mpmath.fsum([t * mpmath.log(t) for t in (q, 1 - q) if t > 0]))
 
 
-conjugate_ref = _elementwise(_neg_entropy)
+conjugate_ref = elementwise(_neg_entropy)
 
 EXTRAS_INSIDE = np.array([5e-324, 1e-300, 1e-10, 0.5 - 2**-40, 1 - 1e-10, 1 - 2**-53])
 OUTSIDE = np.array([-1e-12, 1 + 1e-12, 2.0, 1e300, -1e300, INF, -INF])

@@ -15,7 +15,16 @@ import mpmath
 import numpy as np
 
 from softplus_course.numerics import softplus_reference
-from softplus_course.spec import Close, Exercise, LessonSpec, Property, Raises, call, code
+from softplus_course.spec import (
+    ONE_NUMBER,
+    Close,
+    Exercise,
+    LessonSpec,
+    Property,
+    Raises,
+    call,
+    code,
+)
 from softplus_course.wire import decode
 
 S1 = "section 1, 'Overflow'"
@@ -26,7 +35,6 @@ S4_MEASURED = "section 4, 'A Softplus that is right everywhere' (measured as in 
 S6 = "section 6, 'Underflow: exactly zero, and so is the gradient'"
 INF, NAN = math.inf, math.nan
 
-ONE_NUMBER = ("float", "npscalar", "ndarray")  # a 0-d array counts as one number
 F32 = np.float32
 KIND_NAMES = {
     "float": "a float",
