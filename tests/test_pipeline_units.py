@@ -190,3 +190,35 @@ def test_coalesce_streams_merges_consecutive_prints_only():
         ("display_data", None, None),
         ("stream", "stdout", "d\n"),
     ]
+
+
+# --- output of executed cells -----------------------------------------------------------------
+
+
+def test_printed_lines_are_one_output_however_the_kernel_splits_them():
+    """The kernel sends a cell's prints in as many messages as timing makes it; the graded
+    notebook (and so the feedback) must not depend on that."""
+    from softplus_course.pipeline.preprocessors import ResilientExecute
+
+    nb = new_notebook(
+        cells=[
+            new_code_cell(
+                "import sys, time\n"
+                "print('first', flush=True)\n"
+                "time.sleep(0.3)\n"
+                "print('second', flush=True)\n"
+                "print('to stderr', file=sys.stderr, flush=True)\n"
+                "time.sleep(0.3)\n"
+                "print('third')"
+            )
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    executed, _ = ResilientExecute(timeout=60).preprocess(nb, {"metadata": {"path": "."}})
+    outputs = executed.cells[0].outputs
+    assert [(o.output_type, o.name) for o in outputs] == [
+        ("stream", "stdout"),
+        ("stream", "stderr"),
+    ], outputs
+    assert outputs[0].text == "first\nsecond\nthird\n"
+    assert outputs[1].text == "to stderr\n"

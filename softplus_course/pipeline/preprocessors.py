@@ -108,8 +108,11 @@ class RestoreDeletedCells(Preprocessor):
 
 class ResilientExecute(Execute):
     """nbgrader's Execute, surviving a kernel that dies in the middle of the notebook, and
-    keeping at most CELL_OUTPUT_LIMIT characters of any cell's output."""
+    keeping at most CELL_OUTPUT_LIMIT characters of any cell's output. A cell's printed lines
+    are merged into one output per stream (nbclient's coalesce_streams): how the kernel happened
+    to split them into messages must not change what a student's feedback says."""
 
+    coalesce_streams = Bool(True).tag(config=True)
     _died_in: str | None = None
     _output_size: int = 0
 
