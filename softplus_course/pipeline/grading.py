@@ -284,6 +284,7 @@ def grade(
     jobs: int = 1,
     *,
     sandbox: bool = True,
+    nursery: bool = True,
 ) -> list[SubmissionResult]:
     """Autograde the submissions under ``root/submitted`` and generate their feedback.
 
@@ -292,7 +293,9 @@ def grade(
     lesson ends up in the gradebook, with 0 for every item when it could not be graded.
     ``jobs`` worker processes grade side by side (1: all in this process). Student code runs
     in the bubblewrap sandbox; ``sandbox=False`` (for submissions the instructor trusts) runs it
-    unconfined and says so in every result. Raises :class:`SandboxUnavailable` when the sandbox
+    unconfined and says so in every result. Grading as root, each worker forks its kernels from
+    one long-lived sandbox that has imported the lessons' libraries once (``nursery=False``: a
+    fresh sandbox per submission, slower; see docs/grading.md). Raises :class:`SandboxUnavailable` when the sandbox
     is asked for and cannot be had.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -318,7 +321,7 @@ def grade(
 
     jobs = min(jobs, len(pairs))
     if jobs <= 1:
-        _start_worker(root, db_url, infos, sandbox, None)
+        _start_worker(root, db_url, infos, sandbox, nursery, None)
         return [_grade_pair(pair) for pair in pairs]
     # "spawn": a fresh interpreter per worker, the same on Linux, macOS and Windows, and no
     # copy of this process's open gradebook connections or threads. Each worker takes a slot
@@ -331,7 +334,7 @@ def grade(
         jobs,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(root, db_url, infos, sandbox, slots),
+        initargs=(root, db_url, infos, sandbox, nursery, slots),
     ) as pool:
         return list(pool.map(_grade_pair, pairs))
 
@@ -339,9 +342,11 @@ def grade(
 _worker: dict = {}  # what one grading process keeps between submissions
 
 
-def _start_worker(root: Path, db_url: str, infos: dict[str, _LessonInfo], sandbox: bool, slots):
+def _start_worker(
+    root: Path, db_url: str, infos: dict[str, _LessonInfo], sandbox: bool, nursery: bool, slots
+):
     slot = 0 if slots is None else slots.get()
-    api = make_grading_api(root, db_url=db_url, sandbox=sandbox, slot=slot)
+    api = make_grading_api(root, db_url=db_url, sandbox=sandbox, slot=slot, nursery=nursery)
     _worker.update(root=root, db_url=db_url, infos=infos, api=api, sandbox=sandbox)
 
 

@@ -64,12 +64,16 @@ def make_api(
     return NbGraderAPI(config=cfg)
 
 
-def make_grading_api(root: Path | str, *, db_url: str, sandbox: bool, slot: int) -> NbGraderAPI:
+def make_grading_api(
+    root: Path | str, *, db_url: str, sandbox: bool, slot: int, nursery: bool = True
+) -> NbGraderAPI:
     """The API that grading uses: like :func:`make_api`, and a submission's other files (all
-    but its notebooks) are neither copied into ``autograded/`` nor into ``feedback/``."""
+    but its notebooks) are neither copied into ``autograded/`` nor into ``feedback/``.
+    ``nursery``: see :class:`~.preprocessors.TrustedGrade`."""
     cfg = load_config(root, db_url=db_url)
     cfg.TrustedGrade.sandbox = sandbox
     cfg.TrustedGrade.slot = slot
+    cfg.TrustedGrade.nursery = nursery
     ignore = cfg.CourseDirectory.ignore if "ignore" in cfg.CourseDirectory else []
     cfg.CourseDirectory.ignore = [*ignore, "*"]
     return NbGraderAPI(config=cfg)

@@ -30,7 +30,7 @@ from traitlets import Bool, Integer, Unicode
 
 from .. import probe
 from ..spec import LessonSpec, PropertyResult, cases_of, exercise_report, judge_property, load_spec
-from .sandbox import Limits, Sandbox, SandboxedKernelManager
+from .sandbox import Limits, NurseryBox, Sandbox, SandboxedKernelManager, kernel_box
 
 __all__ = [
     "RestoreDeletedCells",
@@ -196,9 +196,14 @@ class TrustedGrade(ResilientExecute):
         config=True
     )
     memory_mb = Integer(2048, help="memory limit of the kernel, MiB").tag(config=True)
+    nursery = Bool(
+        True,
+        help="grading as root: fork kernels from one sandbox that has imported the lessons' "
+        "libraries once (sandbox.Nursery), instead of starting a sandbox per submission",
+    ).tag(config=True)
 
     _spec: LessonSpec | None = None
-    _box: Sandbox | None = None
+    _box: Sandbox | NurseryBox | None = None
 
     def preprocess(self, nb, resources=None, km=None):
         info = resources["nbgrader"]
@@ -210,7 +215,9 @@ class TrustedGrade(ResilientExecute):
         self._student = info["student"]
         self._lesson = info["assignment"]
         self._box = (
-            Sandbox(Limits(memory_mb=self.memory_mb), slot=self.slot) if self.sandbox else None
+            kernel_box(Limits(memory_mb=self.memory_mb), slot=self.slot, nursery=self.nursery)
+            if self.sandbox
+            else None
         )
         try:
             return super().preprocess(nb, resources, km)

@@ -24,9 +24,12 @@ import atexit
 import json
 import os
 import shutil
+import select
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,19 +40,39 @@ import softplus_course
 
 __all__ = [
     "Limits",
+    "Nursery",
+    "NurseryBox",
     "Sandbox",
     "SandboxUnavailable",
     "SandboxedKernelManager",
     "check_available",
+    "kernel_box",
     "NO_SANDBOX_FLAG",
 ]
 
 LAUNCHER = Path(__file__).with_name("sandbox_launch.py")
+NURSERY_PROGRAM = Path(__file__).with_name("nursery.py")
 NO_SANDBOX_FLAG = "--no-sandbox"
 WORKDIR = "/home/student/work"  # the kernel's working folder inside the sandbox
 # Grading as root, sandboxes run as user ids from here on (one per grading process, so that the
 # process limit of one submission never counts another's processes).
 UID_BASE = 61000
+# Grading as root with the nursery: each kernel gets a user id of its own from here on, a range
+# of KERNELS_PER_SLOT per grading process, used in turn.
+KERNEL_UID_BASE = 62000
+KERNELS_PER_SLOT = 100
+# What the nursery keeps of root's capabilities: change user and group, kill its kernels'
+# processes, make and remove their folders, and drop its children's bounding set.
+NURSERY_CAPS = (
+    "CAP_SETUID",
+    "CAP_SETGID",
+    "CAP_KILL",
+    "CAP_CHOWN",
+    "CAP_FOWNER",
+    "CAP_DAC_OVERRIDE",
+    "CAP_SETPCAP",
+)
+NURSERY_CPU_SECONDS = 7 * 24 * 3600  # its own CPU time (each kernel has cpu_seconds)
 # Environment passed on into the sandbox when set: numerical libraries' thread and CPU settings,
 # and nbgrader's marker that a notebook is being graded.
 PASS_ENV = (
@@ -226,57 +249,16 @@ class Sandbox:
 
     def command(self, argv: list[str]) -> list[str]:
         """The command that runs ``argv`` inside this sandbox."""
-        ro, args = _system_binds()
-        ro += _python_binds()
-        made = {"/", "/tmp"}
-
-        def parents(dest: str) -> list[str]:
-            # bubblewrap makes missing parent folders private (0700) when it runs as root; the
-            # sandbox's user must be able to walk through them.
-            out = []
-            for parent in reversed(Path(dest).parents):
-                if str(parent) not in made and not str(parent).startswith("/usr"):
-                    made.add(str(parent))
-                    out += ["--perms", "0755", "--dir", str(parent)]
-            return out
-
         size = str(self.limits.disk_mb * 1024 * 1024)
-        # The private /tmp first: the environment, or the course's package, may live under the
-        # host's /tmp, and their binds must land on top of it, not under it.
-        args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
-        for source, dest in ro:
-            args += [*parents(dest), "--ro-bind", source, dest]
-        # Every namespace but the user namespace (--unshare-all would add one, and as root it
-        # maps only root, so the command could not become another user).
-        args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
-        args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
-        args += ["--hostname", "sandbox"]
-        if self.uid is None:
-            # Not root: bubblewrap works in a user namespace of its own; none below it.
-            args += ["--unshare-user", "--disable-userns"]
+        args = _namespace_args(self.limits, tmp_perms="1777", as_root=self.uid is not None)
         args += ["--dir", "/home/student", "--perms", "1777", "--size", size, "--tmpfs", WORKDIR]
         args += ["--perms", "1777", "--dir", "/tmp/matplotlib"]
-        for font_list in _matplotlib_font_cache():
-            args += ["--ro-bind", str(font_list), f"/tmp/matplotlib/{font_list.name}"]
+        args += _font_args()
         if self.notebook is not None:  # a read-only copy of the submission, in the work folder
             args += ["--ro-bind", str(self.notebook), f"{WORKDIR}/{self.notebook.name}"]
-        args += [*parents(self.ipc_dir), "--bind", self.ipc_dir, self.ipc_dir]
+        args += [*_parents(self.ipc_dir, args), "--bind", self.ipc_dir, self.ipc_dir]
         args += ["--chdir", WORKDIR, "--clearenv"]
-        env = {
-            "HOME": "/home/student",
-            "USER": "student",
-            "LANG": "C.UTF-8",
-            "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
-            "TMPDIR": "/tmp",
-            "MPLCONFIGDIR": "/tmp/matplotlib",
-            "IPYTHONDIR": "/tmp/ipython",
-            "XDG_CACHE_HOME": "/tmp/cache",
-            "XDG_CONFIG_HOME": "/tmp/config",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
-        for key, value in env.items():
+        for key, value in kernel_environment().items():
             args += ["--setenv", key, value]
         if self.uid is not None:
             # Root: bubblewrap sets up the mounts as root, then the command becomes an ordinary
@@ -293,15 +275,270 @@ class Sandbox:
                 *argv,
             ]
         extra = 0 if self.uid is not None else _own_tasks(os.getuid())
-        request = {
-            "limits": self.limits.rlimits(extra_processes=extra),
-            "argv": [find_bwrap() or "bwrap", *args, "--", *argv],
-        }
-        return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(request)]
+        return _launch(self.limits.rlimits(extra_processes=extra), [*args, "--", *argv])
+
+
+def _launch(rlimits: dict[str, int], bwrap_args: list[str]) -> list[str]:
+    """The command that sets ``rlimits`` and then runs bubblewrap with ``bwrap_args``."""
+    request = {"limits": rlimits, "argv": [find_bwrap() or "bwrap", *bwrap_args]}
+    return [sys.executable, "-I", "-S", str(LAUNCHER), json.dumps(request)]
+
+
+def _parents(dest: str, args_so_far: list[str]) -> list[str]:
+    """bubblewrap makes missing parent folders private (0700) when it runs as root; make them
+    0755 so that the sandbox's user can walk through them (each once)."""
+    made = {"/", "/tmp"} | {args_so_far[i + 1] for i, a in enumerate(args_so_far) if a == "--dir"}
+    out: list[str] = []
+    for parent in reversed(Path(dest).parents):
+        if str(parent) not in made and not str(parent).startswith("/usr"):
+            made.add(str(parent))
+            out += ["--perms", "0755", "--dir", str(parent)]
+    return out
+
+
+def _namespace_args(limits: Limits, *, tmp_perms: str, as_root: bool) -> list[str]:
+    """bubblewrap options shared by every sandbox: namespaces, /proc, /dev, a private /tmp and
+    the read-only system, Python and course package."""
+    ro, args = _system_binds()
+    ro += _python_binds()
+    size = str(limits.disk_mb * 1024 * 1024)
+    # The private /tmp first: the environment, or the course's package, may live under the
+    # host's /tmp, and their binds must land on top of it, not under it.
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", tmp_perms, "--size", size, "--tmpfs", "/tmp"]
+    for source, dest in ro:
+        args += [*_parents(dest, args), "--ro-bind", source, dest]
+    # Every namespace but the user namespace (--unshare-all would add one, and as root it
+    # maps only root, so the command could not become another user).
+    args += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+    args += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
+    args += ["--hostname", "sandbox"]
+    if not as_root:
+        # Not root: bubblewrap works in a user namespace of its own; none below it.
+        args += ["--unshare-user", "--disable-userns"]
+    return args
+
+
+def _font_args() -> list[str]:
+    args = []
+    for font_list in _matplotlib_font_cache():
+        args += ["--ro-bind", str(font_list), f"/tmp/matplotlib/{font_list.name}"]
+    return args
+
+
+def kernel_environment() -> dict[str, str]:
+    """The whole environment of a sandboxed kernel (the nursery sets the folders per kernel)."""
+    env = {
+        "HOME": "/home/student",
+        "USER": "student",
+        "LANG": "C.UTF-8",
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "TMPDIR": "/tmp",
+        "MPLCONFIGDIR": "/tmp/matplotlib",
+        "IPYTHONDIR": "/tmp/ipython",
+        "XDG_CACHE_HOME": "/tmp/cache",
+        "XDG_CONFIG_HOME": "/tmp/config",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
+    return env
+
+
+class NurseryError(RuntimeError):
+    """The nursery refused a request or stopped answering."""
+
+
+class Nursery:
+    """One long-lived sandbox per grading process in which kernels are started by forking a
+    process that has imported numpy, matplotlib and torch once (``nursery.py`` says how each
+    kernel is confined). Only when grading as root: a kernel needs a user id of its own.
+
+    :meth:`for_slot` keeps one per (slot, limits) in this process and starts a new one when the
+    previous has died.
+    """
+
+    _kept: dict[tuple[int, Limits], Nursery] = {}
+
+    @classmethod
+    def for_slot(cls, limits: Limits, slot: int) -> Nursery:
+        nursery = cls._kept.get((slot, limits))
+        if nursery is None or nursery.process.poll() is not None:
+            if nursery is not None:
+                nursery.close()
+            nursery = cls._kept[(slot, limits)] = cls(limits, slot)
+        return nursery
+
+    def __init__(self, limits: Limits, slot: int, answer_timeout: float = 60.0):
+        if os.geteuid() != 0:
+            raise NurseryError("the nursery gives each kernel a user id of its own: root only")
+        self.limits, self.slot, self.answer_timeout = limits, slot, answer_timeout
+        self.started = 0
+        self.ipc_root = tempfile.mkdtemp(prefix="softplus-nursery-")
+        os.chmod(self.ipc_root, 0o711)  # each kernel's socket folder inside is its user's only
+        args = _namespace_args(limits, tmp_perms="0711", as_root=True)
+        args += ["--perms", "0755", "--dir", "/tmp/matplotlib", *_font_args()]
+        args += [*_parents(self.ipc_root, args), "--bind", self.ipc_root, self.ipc_root]
+        args += ["--chdir", "/tmp", "--clearenv"]
+        env = {**kernel_environment(), "HOME": "/tmp", "MPLCONFIGDIR": "/tmp/matplotlib"}
+        for key, value in env.items():
+            args += ["--setenv", key, value]
+        # The nursery itself stays root inside its namespaces, with only what it needs to start
+        # and stop kernels as other users.
+        args += ["--cap-drop", "ALL"]
+        for cap in NURSERY_CAPS:
+            args += ["--cap-add", cap]
+        rlimits = {**limits.rlimits(), "cpu_seconds": NURSERY_CPU_SECONDS}
+        command = _launch(rlimits, [*args, "--", sys.executable, "-I", str(NURSERY_PROGRAM)])
+        self.process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            cwd=self.ipc_root,
+        )
+        hello = self._answer(timeout=180.0)
+        if not hello.get("ready"):
+            self.close()
+            raise NurseryError(f"the nursery did not start: {hello}")
+        self.preloaded = hello.get("preloaded", [])
+        atexit.register(self.close)
+
+    def _answer(self, timeout: float) -> dict:
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        line = self.process.stdout.readline() if ready else b""
+        if not line:
+            self.close()
+            raise NurseryError("the nursery stopped answering")
+        return json.loads(line)
+
+    def call(self, **request) -> dict:
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, ValueError) as exc:
+            self.close()
+            raise NurseryError("the nursery has stopped") from exc
+        answer = self._answer(self.answer_timeout)
+        if not answer.get("ok"):
+            raise NurseryError(f"the nursery refused {request['op']}: {answer.get('error')}")
+        return answer
+
+    def box(self) -> NurseryBox:
+        """A sandbox for one kernel, with a user id no other running kernel has."""
+        number = self.started
+        self.started += 1
+        uid = KERNEL_UID_BASE + self.slot * KERNELS_PER_SLOT + number % KERNELS_PER_SLOT
+        return NurseryBox(self, number, uid)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream:
+                stream.close()
+        shutil.rmtree(self.ipc_root, ignore_errors=True)
+        if self._kept.get((self.slot, self.limits)) is self:
+            del self._kept[(self.slot, self.limits)]
+
+
+class NurseryBox:
+    """The sandbox of one kernel started by a :class:`Nursery` (the counterpart of
+    :class:`Sandbox` for :class:`SandboxedKernelManager`)."""
+
+    def __init__(self, nursery: Nursery, number: int, uid: int):
+        self.nursery, self.number, self.uid = nursery, number, uid
+        self.ipc_dir = os.path.join(nursery.ipc_root, str(number))
+        os.mkdir(self.ipc_dir, 0o700)
+        os.chown(self.ipc_dir, uid, uid)
+        self.started = False
+
+    def start(self, connection_file: str) -> ForkedKernel:
+        self.nursery.call(
+            op="start",
+            id=self.number,
+            uid=self.uid,
+            connection_file=connection_file,
+            limits=self.nursery.limits.rlimits(),
+            env=kernel_environment(),
+        )
+        self.started = True
+        return ForkedKernel(self)
+
+    def lock(self) -> None:
+        os.chown(self.ipc_dir, 0, 0)
+        os.chmod(self.ipc_dir, 0o711)
+
+    def cleanup(self) -> None:
+        try:
+            if self.started and self.nursery.process.poll() is None:
+                self.nursery.call(op="stop", id=self.number)
+                self.started = False
+        finally:
+            shutil.rmtree(self.ipc_dir, ignore_errors=True)
+
+    def __enter__(self) -> NurseryBox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.cleanup()
+
+
+class ForkedKernel:
+    """What jupyter_client's provisioner needs of a kernel process (poll, wait, signals), for a
+    kernel that is the nursery's child, not the grader's."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, box: NurseryBox):
+        self.box = box
+        self.pid = box.number  # not a process id on this host: only an identifier
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            if not self.box.started or self.box.nursery.process.poll() is not None:
+                self.returncode = -signal.SIGKILL
+            else:
+                status = self.box.nursery.call(op="poll", id=self.box.number)["status"]
+                self.returncode = status
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("kernel", timeout)
+            time.sleep(0.05)
+        return self.returncode
+
+    def send_signal(self, signum: int) -> None:
+        if signum in (signal.SIGKILL, signal.SIGTERM):
+            self.kill()
+        elif self.poll() is None:
+            self.box.nursery.call(op="signal", id=self.box.number, signal=int(signum))
+
+    def kill(self) -> None:
+        if self.box.started and self.box.nursery.process.poll() is None:
+            self.box.nursery.call(op="stop", id=self.box.number)
+        self.box.started = False
+        if self.returncode is None:
+            self.returncode = -signal.SIGKILL
+
+    terminate = kill
+
+
+def kernel_box(limits: Limits, slot: int = 0, nursery: bool = True) -> Sandbox | NurseryBox:
+    """The sandbox for one student kernel: forked by this process's :class:`Nursery` when
+    grading as root (unless ``nursery`` is False), else a bubblewrap sandbox of its own."""
+    if nursery and os.geteuid() == 0:
+        return Nursery.for_slot(limits, slot).box()
+    return Sandbox(limits, slot=slot)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel runs in a :class:`Sandbox` and talks over Unix sockets.
+    """A kernel manager whose kernel runs in a :class:`Sandbox` (or is forked by a
+    :class:`Nursery`) and talks over Unix sockets.
 
     Interrupts are sent as messages (the kernel is not a child the grader could signal).
     """
@@ -320,9 +557,18 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.kernel_spec.interrupt_mode = "message"
 
     def format_kernel_cmd(self, extra_arguments=None):
-        return self.sandbox.command(super().format_kernel_cmd(extra_arguments))
+        command = super().format_kernel_cmd(extra_arguments)
+        if isinstance(self.sandbox, NurseryBox):
+            return command  # not run: the nursery forks the kernel
+        return self.sandbox.command(command)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        if isinstance(self.sandbox, NurseryBox):
+            provisioner = self.provisioner
+            provisioner.process = self.sandbox.start(self.connection_file)
+            provisioner.pid, provisioner.pgid = provisioner.process.pid, None
+            self._reconcile_connection_info(provisioner.connection_info)
+            return None
         kw["cwd"] = self.sandbox.ipc_dir  # never a course folder, not even for the launcher
         # What the kernel process writes to its own stdout and stderr (not the notebook's
         # outputs, which travel as messages) never reaches the grader's terminal or logs.
