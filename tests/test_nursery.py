@@ -15,9 +15,9 @@ import time
 import nbformat
 import psutil
 import pytest
+from conftest import ROOT
 from nbclient import NotebookClient
 
-from conftest import ROOT
 from softplus_course.pipeline import sandbox as sandbox_module
 from softplus_course.pipeline.sandbox import (
     KERNEL_UID_BASE,
@@ -84,7 +84,8 @@ def test_a_kernel_starts_with_the_libraries_imported_and_no_privileges(kernel):
         "print('preloaded', all(m in sys.modules for m in ('numpy', 'torch', 'matplotlib')))\n"
         "print('ids', os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\n"
         "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
-        "print('caps', [int(status[k], 16) for k in ('CapInh','CapPrm','CapEff','CapBnd','CapAmb')])\n"
+        "sets = ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')\n"
+        "print('caps', [int(status[k], 16) for k in sets])\n"
         "print('nnp', status['NoNewPrivs'].strip())\n"
         "print('nproc', resource.getrlimit(resource.RLIMIT_NPROC))\n"
         "print('cwd', os.getcwd() == os.environ['HOME'].replace('/home', '/work'))\n"
@@ -155,7 +156,8 @@ def test_two_kernels_cannot_touch_each_other_or_the_nursery():
             "        os.kill(target, signal.SIGKILL); print('KILLED', target)\n"
             "    except PermissionError:\n"
             "        print('refused kill')\n"
-            f"for path in ('/proc/{pid}/mem', '/proc/{pid}/environ', os.path.join({home!r}, 'x')):\n"
+            f"paths = ('/proc/{pid}/mem', '/proc/{pid}/environ', os.path.join({home!r}, 'x'))\n"
+            "for path in paths:\n"
             "    try:\n"
             "        open(path, 'rb'); print('OPENED', path)\n"
             "    except OSError:\n"

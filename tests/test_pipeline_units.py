@@ -213,7 +213,11 @@ def test_printed_lines_are_one_output_however_the_kernel_splits_them():
             )
         ]
     )
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     executed, _ = ResilientExecute(timeout=60).preprocess(nb, {"metadata": {"path": "."}})
     outputs = executed.cells[0].outputs
     assert [(o.output_type, o.name) for o in outputs] == [

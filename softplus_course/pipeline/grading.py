@@ -34,7 +34,7 @@ from .lessons import (
 )
 from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
 from .preprocessors import KERNEL_DIED
-from .sandbox import SandboxUnavailable, check_available
+from .sandbox import Nursery, SandboxUnavailable, check_available
 from .tamper import find_tampering, names_bound_by
 
 __all__ = [
@@ -295,8 +295,8 @@ def grade(
     in the bubblewrap sandbox; ``sandbox=False`` (for submissions the instructor trusts) runs it
     unconfined and says so in every result. Grading as root, each worker forks its kernels from
     one long-lived sandbox that has imported the lessons' libraries once (``nursery=False``: a
-    fresh sandbox per submission, slower; see docs/grading.md). Raises :class:`SandboxUnavailable` when the sandbox
-    is asked for and cannot be had.
+    fresh sandbox per submission, slower; see docs/grading.md). Raises
+    :class:`SandboxUnavailable` when the sandbox is asked for and cannot be had.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
@@ -322,7 +322,10 @@ def grade(
     jobs = min(jobs, len(pairs))
     if jobs <= 1:
         _start_worker(root, db_url, infos, sandbox, nursery, None)
-        return [_grade_pair(pair) for pair in pairs]
+        try:
+            return [_grade_pair(pair) for pair in pairs]
+        finally:
+            Nursery.close_all()  # workers' nurseries end with their processes
     # "spawn": a fresh interpreter per worker, the same on Linux, macOS and Windows, and no
     # copy of this process's open gradebook connections or threads. Each worker takes a slot
     # number: its sandboxes run as a user of their own.

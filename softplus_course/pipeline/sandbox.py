@@ -23,8 +23,8 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -402,6 +402,12 @@ class Nursery:
             raise NurseryError(f"the nursery did not start: {hello}")
         self.preloaded = hello.get("preloaded", [])
         atexit.register(self.close)
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Stop every nursery of this process (and with it any kernel still inside)."""
+        for nursery in list(cls._kept.values()):
+            nursery.close()
 
     def _answer(self, timeout: float) -> dict:
         ready, _, _ = select.select([self.process.stdout], [], [], timeout)
