@@ -75,6 +75,8 @@ c.Autograde.autograde_preprocessors = [
 # Feedback shows each exercise's points and its per-property report (test cells hold no test
 # code: their source is one call of the visible checks). Student outputs and Markdown are
 # sanitised: no HTML or JavaScript of a student's is rendered (nbconvert's SanitizeHTML).
+# nbgrader's HTMLExporter, keeping the compiled feedback templates between submissions.
+c.GenerateFeedback.exporter_class = "softplus_course.pipeline.feedback.FeedbackHTMLExporter"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "softplus_course.pipeline.preprocessors.HideTestTracebacks",

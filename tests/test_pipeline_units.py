@@ -226,3 +226,28 @@ def test_printed_lines_are_one_output_however_the_kernel_splits_them():
     ], outputs
     assert outputs[0].text == "first\nsecond\nthird\n"
     assert outputs[1].text == "to stderr\n"
+
+
+def test_feedback_templates_are_compiled_once_per_grading_process(monkeypatch):
+    """nbgrader makes a new exporter for every submission; the second one reuses the compiled
+    templates of the first and writes the same page."""
+    import jinja2
+
+    from softplus_course.pipeline.feedback import TEMPLATE_CACHE, FeedbackHTMLExporter
+
+    TEMPLATE_CACHE.clear()
+    compiled = []
+    original = jinja2.Environment.compile
+
+    def counting(self, source, name=None, filename=None, *args, **kwargs):
+        compiled.append(name)
+        return original(self, source, name, filename, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    nb = new_notebook(cells=[new_markdown_cell("# Title"), new_code_cell("1 + 1")])
+    first, _ = FeedbackHTMLExporter(template_name="classic").from_notebook_node(nb)
+    count = len(compiled)
+    second, _ = FeedbackHTMLExporter(template_name="classic").from_notebook_node(nb)
+    assert count > 3, compiled
+    assert len(compiled) == count, f"compiled again: {compiled[count:]}"
+    assert first == second
