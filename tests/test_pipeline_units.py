@@ -251,3 +251,17 @@ def test_feedback_templates_are_compiled_once_per_grading_process(monkeypatch):
     assert count > 3, compiled
     assert len(compiled) == count, f"compiled again: {compiled[count:]}"
     assert first == second
+
+
+# --- bench ------------------------------------------------------------------------------------
+
+
+def test_the_class_projection_counts_start_up_once():
+    from softplus_course.pipeline.bench import CLASS_STUDENTS, project_class
+    from softplus_course.pipeline.grading import SubmissionResult
+
+    results = [SubmissionResult("s", "l", seconds=10.0) for _ in range(4)]
+    minutes, once, each = project_class(results, seconds=30.0, jobs=2, lessons=6)
+    assert each == 5.0  # 40 s of work shared by two workers over four submissions
+    assert once == 10.0  # the 10 s of the 30 s wall time that no submission accounts for
+    assert minutes == (10.0 + 5.0 * CLASS_STUDENTS * 6) / 60

@@ -481,3 +481,42 @@ def test_every_helper_output_can_be_rendered():
         plot_errors(X, {"e": np.zeros(13)}, floor=1e-16),
     ]:
         ax.figure.canvas.draw()
+
+
+# --- figures while grading --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("grading", [False, True], ids=["learner", "grading"])
+def test_figures_are_drawn_for_the_learner_and_not_while_grading(grading, monkeypatch):
+    """In a real kernel: a learner sees the image; under nbgrader (NBGRADER_EXECUTION) the cell
+    shows one line saying the figure was not drawn, and no image is made."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from softplus_course.plotting import FIGURE_NOT_DRAWN
+
+    if grading:
+        monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    else:
+        monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import matplotlib.pyplot as plt\n"
+            "from softplus_course.plotting import plot_functions, use_style\n"
+            "use_style()"
+        ),
+        nbformat.v4.new_code_cell("plot_functions([0.0, 1.0], {'line': [0.0, 1.0]})\nplt.show()"),
+    ]
+    NotebookClient(nb, timeout=120).execute()
+    outputs = nb.cells[1].outputs
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    texts = [o["data"]["text/plain"] for o in outputs if "text/plain" in o.get("data", {})]
+    if grading:
+        assert images == [], "a figure was drawn while grading"
+        assert FIGURE_NOT_DRAWN in texts, outputs
+    else:
+        assert len(images) == 1, outputs
+        assert FIGURE_NOT_DRAWN not in texts
