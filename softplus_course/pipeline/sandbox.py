@@ -29,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -373,6 +374,7 @@ class Nursery:
             raise NurseryError("the nursery gives each kernel a user id of its own: root only")
         self.limits, self.slot, self.answer_timeout = limits, slot, answer_timeout
         self.started = 0
+        self._lock = threading.Lock()
         self.ipc_root = tempfile.mkdtemp(prefix="softplus-nursery-")
         os.chmod(self.ipc_root, 0o711)  # each kernel's socket folder inside is its user's only
         args = _namespace_args(limits, tmp_perms="0711", as_root=True)
@@ -418,21 +420,24 @@ class Nursery:
         return json.loads(line)
 
     def call(self, **request) -> dict:
-        try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, ValueError) as exc:
-            self.close()
-            raise NurseryError("the nursery has stopped") from exc
-        answer = self._answer(self.answer_timeout)
+        # One request and its answer at a time (a Formgrader may grade from several threads).
+        with self._lock:
+            try:
+                self.process.stdin.write(json.dumps(request).encode() + b"\n")
+                self.process.stdin.flush()
+            except (BrokenPipeError, ValueError) as exc:
+                self.close()
+                raise NurseryError("the nursery has stopped") from exc
+            answer = self._answer(self.answer_timeout)
         if not answer.get("ok"):
             raise NurseryError(f"the nursery refused {request['op']}: {answer.get('error')}")
         return answer
 
     def box(self) -> NurseryBox:
         """A sandbox for one kernel, with a user id no other running kernel has."""
-        number = self.started
-        self.started += 1
+        with self._lock:
+            number = self.started
+            self.started += 1
         uid = KERNEL_UID_BASE + self.slot * KERNELS_PER_SLOT + number % KERNELS_PER_SLOT
         return NurseryBox(self, number, uid)
 
