@@ -485,6 +485,19 @@ def reference(prop: Property, case: Case) -> Any:
     return want
 
 
+def warm_references(spec: LessonSpec) -> int:
+    """Compute now the references of every fixed (visible and hidden) input of ``spec``, as a
+    grading process starts, rather than while its first complete submission waits; returns how
+    many. Drawn inputs differ per student and are computed when judged."""
+    count = 0
+    for exercise in spec.exercises:
+        for prop in exercise.properties:
+            for case in (*prop.visible, *prop.hidden):
+                reference(prop, case)
+                count += 1
+    return count
+
+
 def clean(text: str) -> str:
     """Text from a student's kernel, safe for a report line: no control characters."""
     return "".join(ch if ch.isprintable() else " " for ch in str(text))[:600]

@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
+from ..spec import load_spec, warm_references
 from .lessons import (
     Lesson,
     NotebookError,
@@ -350,6 +351,13 @@ def _start_worker(
 ):
     slot = 0 if slots is None else slots.get()
     api = make_grading_api(root, db_url=db_url, sandbox=sandbox, slot=slot, nursery=nursery)
+    for name in infos:
+        path = root / "specs" / f"{name}.py"
+        if path.is_file():
+            # Every submission of the lesson needs them: compute them once, now. A broken
+            # specification is reported with each of that lesson's submissions, by TrustedGrade.
+            with suppress(Exception):
+                warm_references(load_spec(path))
     _worker.update(root=root, db_url=db_url, infos=infos, api=api, sandbox=sandbox)
 
 
