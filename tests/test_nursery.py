@@ -13,9 +13,8 @@ import socket
 import time
 
 import nbformat
-import psutil
 import pytest
-from conftest import ROOT
+from conftest import ROOT, processes_with
 from nbclient import NotebookClient
 
 from softplus_course.pipeline import sandbox as sandbox_module
@@ -189,11 +188,7 @@ def test_nothing_of_a_kernel_is_left_for_the_next():
         )
 
         def survivors():
-            return [
-                p.pid
-                for p in psutil.process_iter(["cmdline"])
-                if marker in " ".join(p.info["cmdline"] or [])
-            ]
+            return processes_with(marker)
 
         assert survivors(), "the child should run while its kernel runs"
     finally:

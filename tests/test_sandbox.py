@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
+from conftest import processes_with
 from nbclient import NotebookClient
 
 from softplus_course.pipeline import grading
@@ -193,11 +193,7 @@ def test_every_process_of_a_kernel_is_gone_when_it_stops():
     ]
 
     def survivors():
-        return [
-            p.pid
-            for p in psutil.process_iter(["cmdline"])
-            if marker in " ".join(p.info["cmdline"] or [])
-        ]
+        return processes_with(marker)
 
     with Sandbox(Limits(), slot=8) as box:
         km = SandboxedKernelManager(box, kernel_name="python3")

@@ -23,8 +23,8 @@ so none can signal, trace or read another, nor the nursery (which keeps the capa
 change user id, kill and remove files, and nothing else).
 
 The nursery reads one JSON request per line on standard input and answers one JSON line on
-standard output. It is started only by the grader and trusts only it; this file imports nothing
-from the course but what it preloads.
+standard output. It is started only by the grader and trusts only it; of the course it imports
+only what it preloads and the launcher's table of resource limits.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ import shutil
 import signal
 import sys
 import time
+
+from softplus_course.pipeline.sandbox_launch import LIMITS as RLIMITS
 
 KERNELS_ROOT = "/tmp/kernels"
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"  # inside the nursery's private /tmp
@@ -52,14 +54,6 @@ PRELOAD = (
     "torch",
     "softplus_course",
 )
-RLIMITS = {
-    "memory_bytes": resource.RLIMIT_DATA,
-    "processes": resource.RLIMIT_NPROC,
-    "file_bytes": resource.RLIMIT_FSIZE,
-    "cpu_seconds": resource.RLIMIT_CPU,
-    "open_files": resource.RLIMIT_NOFILE,
-    "core_bytes": resource.RLIMIT_CORE,
-}
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 LAST_CAP = 63
