@@ -253,6 +253,69 @@ def test_feedback_templates_are_compiled_once_per_grading_process(monkeypatch):
     assert first == second
 
 
+def _page_notebook():
+    png = (  # a 1x1 PNG
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9Q"
+        "DwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    return new_notebook(
+        cells=[
+            new_markdown_cell("# Title\n\n![a plot](plot.png) and ![](other.png), 1 > 0"),
+            new_code_cell(
+                "print('<div class=\"jp-OutputArea-output\">')",
+                outputs=[
+                    new_output(
+                        "stream", name="stdout", text='<div class="jp-OutputArea-output">\n'
+                    ),
+                    new_output("display_data", data={"image/png": png, "text/plain": "<Figure>"}),
+                    new_output("execute_result", data={"text/plain": "'a > b'"}, execution_count=1),
+                ],
+            ),
+        ]
+    )
+
+
+def test_feedback_pages_get_nbconverts_accessibility_attributes_without_reparsing():
+    """The feedback exporter adds alt text and tabindex to the tags themselves; the page it
+    writes is the document nbconvert's HTMLExporter writes after its BeautifulSoup pass."""
+    from bs4 import BeautifulSoup
+    from nbconvert.exporters import HTMLExporter
+
+    from softplus_course.pipeline.feedback import MISSING_ALT, FeedbackHTMLExporter
+
+    nb = _page_notebook()
+    ours, _ = FeedbackHTMLExporter(template_name="lab").from_notebook_node(nb)
+    stock, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    assert BeautifulSoup(ours, "html.parser") == BeautifulSoup(stock, "html.parser")
+    soup = BeautifulSoup(ours, "html.parser")
+    # two inputs and three outputs are focusable; the printed tag stays text
+    assert len(soup.select('div[tabindex="0"]')) == 5
+    assert '&lt;div class="jp-OutputArea-output"&gt;' in ours
+    assert [img.get("alt") for img in soup.select("img")] == ["a plot", "", MISSING_ALT]
+
+
+@pytest.mark.parametrize(
+    ("tag", "expected"),
+    [
+        ('<img src="a>b">', '<img src="a>b" alt="{alt}">'),
+        ("<img src='x' alt='kept'>", "<img src='x' alt='kept'>"),
+        ("<img src=x />", '<img src=x alt="{alt}"/>'),
+        ('<div class="jp-Cell-inputWrapper">', '<div class="jp-Cell-inputWrapper" tabindex="0">'),
+        (
+            '<div class="a jp-OutputArea-output" tabindex="-1">',
+            '<div class="a jp-OutputArea-output" tabindex="0">',
+        ),
+        ('<div class="jp-OutputArea-outputs">', '<div class="jp-OutputArea-outputs">'),
+        ('<divider class="jp-Cell-inputWrapper">', '<divider class="jp-Cell-inputWrapper">'),
+        ("&lt;img src=x&gt;", "&lt;img src=x&gt;"),
+    ],
+)
+def test_accessibility_attributes_go_on_the_tags_nbconvert_gives_them(tag, expected):
+    from softplus_course.pipeline.feedback import MISSING_ALT, add_accessibility
+
+    assert add_accessibility(tag) == expected.format(alt=MISSING_ALT)
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 
