@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import subprocess
 import sys
 
@@ -292,6 +293,33 @@ def test_feedback_pages_get_nbconverts_accessibility_attributes_without_reparsin
     assert len(soup.select('div[tabindex="0"]')) == 5
     assert '&lt;div class="jp-OutputArea-output"&gt;' in ours
     assert [img.get("alt") for img in soup.select("img")] == ["a plot", "", MISSING_ALT]
+
+
+def test_feedback_highlights_each_code_source_once_per_grading_process(monkeypatch):
+    """Code cells that every submission shares are highlighted once; a changed cell anew."""
+    import nbconvert.filters.highlight as highlight
+
+    from softplus_course.pipeline.feedback import FeedbackHTMLExporter, _SharedHighlight
+
+    monkeypatch.setattr(_SharedHighlight, "_store", {})
+    sources = []
+    original = highlight._pygments_highlight
+
+    def counting(source, *args, **kwargs):
+        sources.append(source)
+        return original(source, *args, **kwargs)
+
+    monkeypatch.setattr(highlight, "_pygments_highlight", counting)
+    nb = _page_notebook()
+    first, _ = FeedbackHTMLExporter(template_name="lab").from_notebook_node(copy.deepcopy(nb))
+    assert len(sources) == 1
+    second, _ = FeedbackHTMLExporter(template_name="lab").from_notebook_node(copy.deepcopy(nb))
+    assert len(sources) == 1 and first == second
+    changed = copy.deepcopy(nb)
+    changed.cells[1].source = "print('an answer of its own')"
+    third, _ = FeedbackHTMLExporter(template_name="lab").from_notebook_node(changed)
+    assert sources[1:] == ["print('an answer of its own')"]
+    assert "an answer of its own" in third.replace('<span class="s1">', "").replace("</span>", "")
 
 
 @pytest.mark.parametrize(
