@@ -80,7 +80,8 @@ def kernel():
 def test_a_kernel_starts_with_the_libraries_imported_and_no_privileges(kernel):
     out = kernel.run(
         "import os, sys, resource\n"
-        "print('preloaded', all(m in sys.modules for m in ('numpy', 'torch', 'matplotlib')))\n"
+        "heavy = ('numpy', 'torch', 'matplotlib', 'torch._dynamo', 'mpmath')\n"
+        "print('preloaded', all(m in sys.modules for m in heavy))\n"
         "print('ids', os.getuid(), os.geteuid(), os.getgid(), os.getgroups())\n"
         "status = dict(l.split(':', 1) for l in open('/proc/self/status').read().splitlines())\n"
         "sets = ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb')\n"
