@@ -33,6 +33,7 @@ from softplus_course.spec import (
 S1 = "section 1, 'Two approximations for large |x|'"
 S3 = "section 3, 'When floating point can no longer tell softplus(x) from x'"
 S4 = "section 4, 'LogSumExp and the max-shift'"
+S4_DOMINANT = "section 4, 'When one entry dominates, the max-shift is not enough'"
 S6 = "section 6, 'The convex conjugate'"
 INF = math.inf
 
@@ -245,9 +246,17 @@ LINEAR_REGIME_START = Exercise(
 
 # --- Exercise 3: logsumexp ----------------------------------------------------------------------
 def lse_ref(values) -> float:
+    """LogSumExp in 40-digit arithmetic, one largest term kept out of the sum (as log1p's 1), so
+    that a tiny result such as LSE(0, -700) = 9.9e-305 keeps its digits."""
+    finite = sorted((float(v) for v in values if float(v) != -INF), reverse=True)
+    if not finite:
+        return -INF
+    if math.isinf(finite[0]):
+        return finite[0]
     with mpmath.workdps(40):
-        terms = [mpmath.exp(mpmath.mpf(float(v))) for v in values if float(v) != -INF]
-        return float(mpmath.log(mpmath.fsum(terms))) if terms else -INF
+        top = mpmath.mpf(finite[0])
+        rest = mpmath.fsum(mpmath.exp(mpmath.mpf(v) - top) for v in finite[1:])
+        return float(top + mpmath.log1p(rest))
 
 
 def _random_vectors() -> list:
@@ -278,6 +287,12 @@ def _drawn_huge(rng) -> list:
     return out
 
 
+def _drawn_dominant(rng) -> list:
+    """(0, x) and a shuffled (x, 0, y) with x, y far below 0: LSE is tiny, about e^x + e^y."""
+    x, y = (float(rng.uniform(-700.0, -20.0)) for _ in range(2))
+    return [call([0.0, x]), call(np.array([x, 0.0, y]))]
+
+
 def _drawn_minus_inf(rng) -> list:
     x = float(rng.uniform(-50.0, 50.0))
     k = int(rng.integers(2, 6))
@@ -290,7 +305,7 @@ LOGSUMEXP = Exercise(
     [
         Property(
             "ln(e^v1 + ... + e^vn) of a list, tuple or array, one float out",
-            1.5,
+            1.25,
             S4,
             Close(lse_ref, rtol=1e-14, atol=1e-15, types=FLOAT),
             visible=[call([0.0, 0.0]), call([1.0, 2.0, 3.0])],
@@ -299,8 +314,26 @@ LOGSUMEXP = Exercise(
             drawn=_drawn_vectors,
         ),
         Property(
+            "one dominant entry: a tiny result to a relative 1e-14 (log1p)",
+            1.0,
+            S4_DOMINANT,
+            Close(lse_ref, rtol=1e-14, types=FLOAT),
+            visible=[call([0.0, -40.0])],
+            hidden=[
+                call([0.0, -20.0]),
+                call([0.0, -30.0]),
+                call([0.0, -37.0]),
+                call((0.0, -100.0)),
+                call(np.array([0.0, -700.0])),
+                call([-45.0, 0.0, -50.0]),
+                call([0.0, -30.0, -30.0]),
+                call([1e-20, -40.0]),
+            ],
+            drawn=_drawn_dominant,
+        ),
+        Property(
             "huge and tiny entries: exact (max-shift), no overflow or other warning",
-            1.25,
+            1.0,
             S4,
             Close(lse_ref, rtol=0.0, types=FLOAT),
             visible=[call([1000.0, 1000.0])],
@@ -319,7 +352,7 @@ LOGSUMEXP = Exercise(
         ),
         Property(
             "-inf entries add nothing; all -inf gives -inf, without a warning",
-            1.25,
+            1.0,
             S4,
             Close(lse_ref, rtol=0.0, types=FLOAT),
             visible=[call([-INF, 0.0])],
@@ -334,7 +367,7 @@ LOGSUMEXP = Exercise(
         ),
         Property(
             "an empty input raises ValueError",
-            1.0,
+            0.75,
             S4,
             Raises(("ValueError",)),
             visible=[call([])],

@@ -240,3 +240,31 @@ def test_a_kernel_that_exits_is_seen_as_dead(kernel):
     while kernel.client.km.provisioner.process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     assert kernel.client.km.provisioner.process.poll() == 3
+
+
+def test_a_grading_process_starts_its_nursery_before_its_first_submission():
+    """Grading starts each worker's nursery with the worker (its start-up), and the first
+    submission's kernel is forked by that same nursery; without the sandbox there is none."""
+    from traitlets.config import Config
+
+    from softplus_course.pipeline.preprocessors import TrustedGrade
+
+    slot = SLOT - 1
+    config = Config()
+    config.TrustedGrade.slot = slot
+    config.TrustedGrade.sandbox = False
+    TrustedGrade(config=config).start_nursery()
+    assert not [key for key in Nursery._kept if key[0] == slot]
+    config.TrustedGrade.sandbox = True
+    grader = TrustedGrade(config=config)
+    grader.start_nursery()
+    limits = Limits(memory_mb=grader.memory_mb)
+    nursery = Nursery._kept[(slot, limits)]
+    try:
+        assert nursery.process.poll() is None
+        box = kernel_box(limits, slot=slot)
+        assert isinstance(box, NurseryBox) and box.nursery is nursery
+        box.cleanup()
+    finally:
+        nursery.close()
+        Nursery._kept.pop((slot, limits), None)

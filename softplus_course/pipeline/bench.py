@@ -131,10 +131,11 @@ def project_class(
     graded in ``seconds`` of wall time by ``jobs`` workers; with the two parts of it.
 
     A run pays once for what does not grow with the class (the gradebook's release, starting the
-    worker processes); the rest grows with the number of submissions. The part per submission
-    is the workers' own time per submission (summed, divided by ``jobs``: the workers grade side
-    by side), which includes each worker's first, slower submission; what is left of the wall
-    time is the start-up. Returns (minutes, start-up seconds, seconds per submission).
+    worker processes and their nurseries); the rest grows with the number of submissions. The
+    part per submission is the workers' own time per submission (summed, divided by ``jobs``:
+    the workers grade side by side), which includes each worker's first submission of each
+    lesson; what is left of the wall time is the start-up. Returns (minutes, start-up seconds,
+    seconds per submission).
     """
     each = sum(r.seconds for r in results) / jobs / len(results)
     once = max(0.0, seconds - each * len(results))

@@ -34,7 +34,7 @@ from .lessons import (
     read_notebook,
 )
 from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
-from .preprocessors import KERNEL_DIED
+from .preprocessors import KERNEL_DIED, TrustedGrade
 from .sandbox import Nursery, SandboxUnavailable, check_available
 from .tamper import find_tampering, names_bound_by
 
@@ -351,6 +351,7 @@ def _start_worker(
 ):
     slot = 0 if slots is None else slots.get()
     api = make_grading_api(root, db_url=db_url, sandbox=sandbox, slot=slot, nursery=nursery)
+    TrustedGrade(config=api.config).start_nursery()
     for name in infos:
         path = root / "specs" / f"{name}.py"
         if path.is_file():

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+from contextlib import suppress
 from pathlib import Path
 
 import nbformat
@@ -30,7 +32,15 @@ from traitlets import Bool, Integer, Unicode
 
 from .. import probe
 from ..spec import LessonSpec, PropertyResult, cases_of, exercise_report, judge_property, load_spec
-from .sandbox import Limits, NurseryBox, Sandbox, SandboxedKernelManager, kernel_box
+from .sandbox import (
+    Limits,
+    Nursery,
+    NurseryBox,
+    NurseryError,
+    Sandbox,
+    SandboxedKernelManager,
+    kernel_box,
+)
 
 __all__ = [
     "RestoreDeletedCells",
@@ -225,6 +235,14 @@ class TrustedGrade(ResilientExecute):
             if self._box is not None:
                 self._box.cleanup()
                 self._box = None
+
+    def start_nursery(self) -> None:
+        """Start this grading process's nursery now, if grading will use one (as root, with the
+        sandbox): part of the process's start-up rather than of its first submission. A nursery
+        that cannot start is started again, and its error reported, by that submission."""
+        if self.sandbox and self.nursery and os.geteuid() == 0:
+            with suppress(NurseryError):
+                Nursery.for_slot(Limits(memory_mb=self.memory_mb), self.slot)
 
     def create_kernel_manager(self):
         if self._box is None:
