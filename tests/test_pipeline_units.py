@@ -344,6 +344,40 @@ def test_accessibility_attributes_go_on_the_tags_nbconvert_gives_them(tag, expec
     assert add_accessibility(tag) == expected.format(alt=MISSING_ALT)
 
 
+def test_a_nursery_that_cannot_start_does_not_stop_the_grading_process(monkeypatch):
+    """start_nursery runs in each worker's initializer: an error there would break the whole
+    pool. It is left to the submissions, which try again and report it; one that is not a
+    start-up failure still propagates."""
+    from traitlets.config import Config
+
+    from softplus_course.pipeline import sandbox
+    from softplus_course.pipeline.preprocessors import TrustedGrade
+
+    calls = []
+
+    def failing(limits, slot):
+        calls.append(slot)
+        raise OSError("bwrap: cannot create namespace")
+
+    monkeypatch.setattr(sandbox.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(sandbox.Nursery, "for_slot", staticmethod(failing))
+    config = Config()
+    config.TrustedGrade.slot = 3
+    TrustedGrade(config=config).start_nursery()
+    assert calls == [3]
+    config.TrustedGrade.nursery = False
+    TrustedGrade(config=config).start_nursery()
+    assert calls == [3], "no nursery is started when grading does not use one"
+
+    def broken(limits, slot):
+        raise KeyError("a bug, not a start-up failure")
+
+    monkeypatch.setattr(sandbox.Nursery, "for_slot", staticmethod(broken))
+    config.TrustedGrade.nursery = True
+    with pytest.raises(KeyError):
+        TrustedGrade(config=config).start_nursery()
+
+
 # --- bench ------------------------------------------------------------------------------------
 
 

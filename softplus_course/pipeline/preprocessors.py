@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from contextlib import suppress
 from pathlib import Path
 
@@ -34,12 +33,12 @@ from .. import probe
 from ..spec import LessonSpec, PropertyResult, cases_of, exercise_report, judge_property, load_spec
 from .sandbox import (
     Limits,
-    Nursery,
     NurseryBox,
     NurseryError,
     Sandbox,
     SandboxedKernelManager,
     kernel_box,
+    start_nursery,
 )
 
 __all__ = [
@@ -225,7 +224,7 @@ class TrustedGrade(ResilientExecute):
         self._student = info["student"]
         self._lesson = info["assignment"]
         self._box = (
-            kernel_box(Limits(memory_mb=self.memory_mb), slot=self.slot, nursery=self.nursery)
+            kernel_box(self._limits(), slot=self.slot, nursery=self.nursery)
             if self.sandbox
             else None
         )
@@ -239,10 +238,14 @@ class TrustedGrade(ResilientExecute):
     def start_nursery(self) -> None:
         """Start this grading process's nursery now, if grading will use one (as root, with the
         sandbox): part of the process's start-up rather than of its first submission. A nursery
-        that cannot start is started again, and its error reported, by that submission."""
-        if self.sandbox and self.nursery and os.geteuid() == 0:
-            with suppress(NurseryError):
-                Nursery.for_slot(Limits(memory_mb=self.memory_mb), self.slot)
+        that cannot start is not this process's end: each submission tries again and reports
+        the error with its result."""
+        if self.sandbox:
+            with suppress(NurseryError, OSError, ValueError):
+                start_nursery(self._limits(), self.slot, self.nursery)
+
+    def _limits(self) -> Limits:
+        return Limits(memory_mb=self.memory_mb)
 
     def create_kernel_manager(self):
         if self._box is None:

@@ -539,12 +539,22 @@ class ForkedKernel:
     terminate = kill
 
 
+def _uses_nursery(nursery: bool) -> bool:
+    return nursery and os.geteuid() == 0
+
+
 def kernel_box(limits: Limits, slot: int = 0, nursery: bool = True) -> Sandbox | NurseryBox:
     """The sandbox for one student kernel: forked by this process's :class:`Nursery` when
     grading as root (unless ``nursery`` is False), else a bubblewrap sandbox of its own."""
-    if nursery and os.geteuid() == 0:
+    if _uses_nursery(nursery):
         return Nursery.for_slot(limits, slot).box()
     return Sandbox(limits, slot=slot)
+
+
+def start_nursery(limits: Limits, slot: int = 0, nursery: bool = True) -> None:
+    """Start the nursery that :func:`kernel_box` will fork from, if it will use one."""
+    if _uses_nursery(nursery):
+        Nursery.for_slot(limits, slot)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
