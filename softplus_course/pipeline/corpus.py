@@ -51,6 +51,16 @@ LESSON = "01_definition"
 ANSWERS: dict[str, dict[str, str]] = {
     "infinite_loop": {"relu": "while True:\n    pass\n"},
     "kernel_dies": {"softplus_beta": "import os\n\nos._exit(1)\n"},
+    # Stopped by the grader, as it cannot be interrupted: reported as a kernel that died there.
+    "ignores_interrupt": {
+        "softplus_beta": (
+            "import signal\n\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
+        )
+    },
+    # The cells run; the kernel dies when the grader calls the function.
+    "dies_when_called": {
+        "softplus_beta": "import os\n\n\ndef softplus_beta(x, beta=1.0):\n    os._exit(1)\n"
+    },
     "sys_exit": {"relu": "import sys\n\nsys.exit()\n"},
     # A working set that doubles without bound. The memory limit turns it into a MemoryError in
     # this cell; what stays allocated afterwards (the last block, kept alive by the traceback)
@@ -101,6 +111,17 @@ EXPECTED: dict[str, Expected] = {
         "graded",
         _with(test_softplus_beta=0, test_softplus_gap_bound=0),
         "the kernel died in cell softplus_beta",
+    ),
+    "ignores_interrupt": Expected(
+        "graded",
+        _with(test_softplus_beta=0, test_softplus_gap_bound=0),
+        "the kernel died in cell softplus_beta",
+        ["softplus_beta: CellTimeoutError"],
+    ),
+    "dies_when_called": Expected(
+        "graded",
+        _with(test_softplus_beta=0, test_softplus_gap_bound=0),
+        "the kernel died in the check of softplus_beta",
     ),
     "sys_exit": Expected("graded", _with(test_relu=0), "relu: SystemExit"),
     "memory_hog": Expected("graded", _with(test_softplus=0), "softplus: MemoryError"),

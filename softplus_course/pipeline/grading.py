@@ -213,9 +213,9 @@ def _execution_notes(root: Path, student: str, info: _LessonInfo) -> list[str]:
         names = [o.get("ename") for o in errors]
         if "CellTimeoutError" in names:  # the interrupt that ended it is no news
             names = ["CellTimeoutError"]
-        for out in errors:
-            if out.get("ename") == KERNEL_DIED and not out.get("evalue", "").startswith("not run"):
-                notes.append(out["evalue"].split(" (")[0])
+        died = [o.get("evalue", "") for o in errors if o.get("ename") == KERNEL_DIED]
+        died.append(cell.get("metadata", {}).get("softplus", {}).get("kernel_died", ""))
+        notes += [d.split(" (")[0] for d in died if d and not d.startswith("not run")]
         if meta.get("solution"):
             notes += [f"{meta.get('grade_id')}: {n}" for n in names if n != KERNEL_DIED]
     return notes

@@ -5,7 +5,9 @@
 - :class:`ResilientExecute` (autograde, execution): nbgrader's executor, except that a kernel
   that dies (``os._exit``, the memory limit, a crash) does not abort the submission: the cell
   and every cell after it get an error output naming the cell where the kernel died, so their
-  tests score 0 and the earlier ones keep their points.
+  tests score 0 and the earlier ones keep their points. A kernel that neither finishes a cell
+  in time nor answers afterwards is stopped and reported the same way (TrustedGrade): how
+  quickly a broken kernel happens to die must not change what its report says.
 - :class:`TrustedGrade` (autograde, execution; the trust boundary): runs the notebook in a
   sandboxed kernel (:mod:`.sandbox`); at each test cell it asks the kernel for the exercise's
   results on the inputs of the lesson's check specification and judges them here, in the
@@ -122,7 +124,7 @@ class ResilientExecute(Execute):
     to split them into messages must not change what a student's feedback says."""
 
     coalesce_streams = Bool(True).tag(config=True)
-    _died_in: str | None = None
+    _died_in: str | None = None  # where the kernel was lost: "cell <id>", or a check
     _output_size: int = 0
 
     def preprocess(self, nb, resources=None, km=None):
@@ -146,7 +148,7 @@ class ResilientExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         if self._died_in is not None:
             if cell.cell_type == "code":
-                self._record_death(cell, f"not run: the kernel died in cell {self._died_in}")
+                self._record_death(cell, f"not run: the kernel died in {self._died_in}")
             return cell, resources
         try:
             return super().preprocess_cell(cell, resources, index)
@@ -162,14 +164,21 @@ class ResilientExecute(Execute):
             )
             return cell, resources
         except DeadKernelError:
-            self._died_in = _grade_id(cell) or cell.get("id") or f"#{index}"
-            self._record_death(
+            self._lose_kernel(
                 cell,
-                f"the kernel died in cell {self._died_in} (os._exit, a crash, or the memory "
-                "limit); this cell and the ones after it were not run",
+                _cell_place(cell, index),
+                "os._exit, a crash, or the memory limit; this cell and the ones after it were "
+                "not run",
             )
-            self.log.warning("Kernel died in cell %s", self._died_in)
             return cell, resources
+
+    def _lose_kernel(self, cell, place: str, why: str) -> None:
+        """The kernel is gone (or was stopped) while ``cell`` ran at ``place``: say so once, in
+        the words the instructor's summary quotes ("the kernel died in <place>"), whatever the
+        cause; ``why`` follows in parentheses."""
+        self._died_in = place
+        self._record_death(cell, f"the kernel died in {place} ({why})")
+        self.log.warning("Kernel died in %s", place)
 
     @staticmethod
     def _record_death(cell, message: str) -> None:
@@ -178,6 +187,10 @@ class ResilientExecute(Execute):
                 "error", ename=KERNEL_DIED, evalue=message, traceback=[f"{KERNEL_DIED}: {message}"]
             )
         )
+
+
+def _cell_place(cell, index: int) -> str:
+    return f"cell {_grade_id(cell) or cell.get('id') or f'#{index}'}"
 
 
 def _is_test_cell(cell) -> bool:
@@ -267,14 +280,17 @@ class TrustedGrade(ResilientExecute):
         if not _is_test_cell(cell):
             cell, resources = super().preprocess_cell(cell, resources, index)
             if self._died_in is None and _timed_out(cell) and not self._responds(index):
-                self._stop_unresponsive(cell)
+                self._stop_unresponsive(cell, _cell_place(cell, index))
             return cell, resources
         grade_id = cell.metadata["nbgrader"]["grade_id"]
         exercise = self._spec.exercise(grade_id)
         cell.outputs, cell.execution_count = [], None
         if exercise is None:
             raise ValueError(f"the check specification has no exercise for test cell {grade_id}")
-        results = [self._judge(exercise.function, prop, index) for prop in exercise.properties]
+        death = nbformat.v4.new_code_cell()  # where a kernel lost during the checks is recorded
+        results = [
+            self._judge(exercise.function, prop, index, death) for prop in exercise.properties
+        ]
         report = exercise_report(f"Exercise {exercise.function}", results)
         earned = sum(r.earned for r in results)
         cell.outputs = [
@@ -283,29 +299,36 @@ class TrustedGrade(ResilientExecute):
                 "execute_result", data={"text/plain": repr(float(earned))}, execution_count=None
             ),
         ]
-        cell.metadata.setdefault("softplus", {})["properties"] = [
+        meta = cell.metadata.setdefault("softplus", {})
+        meta["properties"] = [
             {"name": r.name, "points": r.points, "earned": r.earned, "hidden": r.hidden}
             for r in results
         ]
+        # Not an output: an error output would make nbgrader score the whole cell 0, and the
+        # properties checked before the kernel was lost keep their points.
+        deaths = [o["evalue"] for o in death.outputs if o.get("ename") == KERNEL_DIED]
+        if deaths:
+            meta["kernel_died"] = deaths[0]
         return cell, resources
 
-    def _judge(self, function: str, prop, index: int) -> PropertyResult:
+    def _judge(self, function: str, prop, index: int, death) -> PropertyResult:
         cases = cases_of(prop, self._student, self._lesson, function)
         if self._died_in is not None:
-            failure = f"not checked: the kernel died in cell {self._died_in}"
+            failure = f"not checked: the kernel died in {self._died_in}"
             return judge_property(prop, function, cases, None, failure)
         request = {"cases": [case.request(prop.function or function) for case, _ in cases]}
-        results, failure = self._ask(request, index)
+        results, failure = self._ask(request, index, f"the check of {function}", death)
         return judge_property(prop, function, cases, results, failure)
 
-    def _ask(self, request: dict, index: int) -> tuple[list | None, str | None]:
-        """Send one request to the kernel; return its results, or why there are none."""
+    def _ask(self, request: dict, index: int, place: str, death) -> tuple[list | None, str | None]:
+        """Send one request to the kernel; return its results, or why there are none. If the
+        kernel is lost, ``death`` (a cell outside the notebook) gets the record."""
         source = f"__import__('softplus_course.probe').probe.run({json.dumps(request)!r})"
         cell = nbformat.v4.new_code_cell(source)
         try:
             self._run_aside(cell, index, self.probe_timeout)
         except DeadKernelError:
-            self._died_in = self._died_in or f"#{index}"
+            self._lose_kernel(death, place, "os._exit, a crash, or the memory limit")
             return None, "the kernel died while this was checked"
         except CellTimeoutError:
             cell.outputs.append(
@@ -320,7 +343,7 @@ class TrustedGrade(ResilientExecute):
         ]
         if _timed_out(cell):
             if not self._responds(index):
-                self._stop_unresponsive(cell)
+                self._stop_unresponsive(death, place)
             return None, f"no answer within {self.probe_timeout} s (an endless loop?)"
         if len(replies) != 1:
             errors = [
@@ -357,9 +380,16 @@ class TrustedGrade(ResilientExecute):
             self.nb.cells[index] = original  # nbclient puts the executed cell in its place
             self.timeout = saved
 
-    def _stop_unresponsive(self, cell) -> None:
-        """A kernel that ignores interrupts would make every later cell wait out its limit."""
-        self._died_in = _grade_id(cell) or cell.get("id") or "?"
+    def _stop_unresponsive(self, cell, place: str) -> None:
+        """A kernel that ignores interrupts would make every later cell wait out its limit. It
+        is stopped, and reported as a kernel that died there: a broken kernel may die by itself
+        or hang until stopped, depending on timing, and its report must not."""
+        self._lose_kernel(
+            cell,
+            place,
+            "it did not finish within the time limit and did not answer an interrupt, so the "
+            "grader stopped it",
+        )
         run_sync(self.km.shutdown_kernel)(now=True)
 
 
