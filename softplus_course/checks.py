@@ -11,7 +11,7 @@ Warnings raised by the learner's code are handled by a deliberate policy, ``warn
 - ``"ignore"`` (the default): warnings are caught and dropped, so a correct answer that, say,
   overflows in an intermediate step still passes where the lesson does not grade that;
 - ``"error"``: any warning (``RuntimeWarning`` from numpy included) fails the check with a message
-  that names it — used where a lesson grades numerical hygiene (lesson 04).
+  that names it — used where a lesson grades numerical hygiene (lesson 06).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Floating-point accuracy helpers: correctly rounded Softplus and errors in ULPs.
 
-Lesson 04 measures how many *units in the last place* (ULPs) a Softplus implementation is off.
+Lesson 06 measures how many *units in the last place* (ULPs) a Softplus implementation is off.
 That needs two things, both here:
 
 - :func:`softplus_reference` — the correctly rounded Softplus of every element of an array, in

@@ -43,14 +43,24 @@ def check_notebook(path: Path | str, *, timeout: int = 120) -> tuple[str, float,
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no notebook at {path}")
-    lesson = path.stem
-    if not re.fullmatch(r"\d\d_[a-z0-9_]+", lesson):
-        raise ValueError(f"{path.name} is not a lesson notebook (expected NN_topic.ipynb)")
     nb = nbformat.read(path, as_version=4)
+    lesson = _lesson_of(nb, path)
     spec = find_specs(path, lesson)
     if spec is not None:
         return _with_specs(nb, path, lesson, spec, timeout)
-    return _visible_only(nb, path, timeout)
+    return _visible_only(nb, path, lesson, timeout)
+
+
+def _lesson_of(nb, path: Path) -> str:
+    """The lesson a notebook belongs to, as its test cells name it, so that a copy under
+    another name (``my_attempt.ipynb``) is checked too; else the file's own NN_topic name."""
+    for cell in _test_cells(nb):
+        found = re.search(r'check_exercise\(\s*"(\d\d_[a-z0-9_]+)"', cell.source)
+        if found:
+            return found.group(1)
+    if re.fullmatch(r"\d\d_[a-z0-9_]+", path.stem):
+        return path.stem
+    raise ValueError(f"{path.name} is not a lesson notebook: no test cell names its lesson")
 
 
 def _with_specs(nb, path: Path, lesson: str, spec: Path, timeout: int):
@@ -77,7 +87,7 @@ def _with_specs(nb, path: Path, lesson: str, spec: Path, timeout: int):
     return "\n".join(lines), points, maximum
 
 
-def _visible_only(nb, path: Path, timeout: int):
+def _visible_only(nb, path: Path, lesson: str, timeout: int):
     from nbclient import NotebookClient
 
     client = NotebookClient(
@@ -90,8 +100,9 @@ def _visible_only(nb, path: Path, timeout: int):
     )
     client.execute()
     lines = [
-        f"{path.name}: visible checks only. This copy of the course has no specs/ folder, so "
-        "the hidden inputs that grading adds are not checked here.",
+        f"{path.name}: visible checks only. This copy of the course has no specs/{lesson}.py "
+        "in a folder above the notebook, so the hidden inputs that grading adds are not "
+        "checked here.",
         "",
     ]
     points = maximum = 0.0

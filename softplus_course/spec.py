@@ -50,6 +50,7 @@ __all__ = [
     "exercise_report",
     "load_spec",
     "student_rng",
+    "unchanged",
 ]
 
 NOT_DONE = (
@@ -118,6 +119,19 @@ def call(*args: Any, **kwargs: Any) -> Case:
 def code(source: str, label: str, **inputs: Any) -> Case:
     """Driver code run in the notebook's namespace with ``inputs`` bound; it sets ``result``."""
     return Case((), dict(inputs), source=source, label=label)
+
+
+def unchanged(function: str, x: Any, label: str) -> Case:
+    """``function(x)`` for an array ``x`` that must come back unchanged: if the call modified
+    it, the result is a message saying so (and the property fails with it)."""
+    source = (
+        "x_given = x.copy()\n"
+        f"result = {function}(x)\n"
+        "if not np.array_equal(x, x_given, equal_nan=True):\n"
+        f"    result = 'the call changed the array x it was given: {function} must not "
+        "modify its input'\n"
+    )
+    return code(source, label, x=x)
 
 
 def _plain_input(value: Any) -> Any:

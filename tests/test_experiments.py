@@ -1,4 +1,4 @@
-"""Tests for softplus_course.experiments: data, training loops, timings (lesson 06).
+"""Tests for softplus_course.experiments: data, training loops, timings (lesson 08).
 
 Every test runs tiny configurations, so the whole file takes a few seconds on one CPU core.
 """

@@ -258,7 +258,7 @@ def test_ulp_error_rejects_bad_arguments():
 
 
 def test_reference_and_ulp_error_on_the_lessons_grid_are_quick():
-    """A few thousand points, as lesson 04 uses them, take well under a few seconds."""
+    """A few thousand points, as lesson 06 uses them, take well under a few seconds."""
     import time
 
     xs = np.linspace(-750.0, 750.0, 3001)

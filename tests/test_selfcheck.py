@@ -46,9 +46,23 @@ def test_without_specs_only_the_visible_checks_run_and_it_says_so(tmp_path, caps
     path = _learner_copy(tmp_path, with_specs=False, answers={"softplus_gap_bound": "x = 1\n"})
     assert main(["check", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "visible checks only" in out and "no specs/ folder" in out
+    assert "visible checks only" in out and f"has no specs/{FIRST.name}.py" in out
     assert "[FAILED] test_softplus_gap_bound: AssertionError" in out
     assert "Visible checks pass for 8 of 10 points." in out
+
+
+def test_a_copy_under_another_name_is_checked_as_its_lesson(tmp_path):
+    """A learner keeps attempts side by side (my_attempt.ipynb): the test cells name the
+    lesson, so the copy gets the full check."""
+    path = _learner_copy(
+        tmp_path, with_specs=True, answers={"relu": "def relu(x):\n    return x\n"}
+    )
+    copy = path.with_name("my_attempt.ipynb")
+    path.rename(copy)
+    report, points, maximum = check_notebook(copy)
+    assert "checked with the full specification" in report
+    assert maximum == 10.0 and points < 10.0
+    assert "[FAILED]" in report and "relu" in report
 
 
 def test_a_path_that_is_not_a_lesson_notebook_is_refused(tmp_path, capsys):

@@ -12,9 +12,19 @@ import re
 import shutil
 from pathlib import Path
 
+import nbformat
+import pytest
 from conftest import LESSONS, ROOT
 
 from softplus_course.pipeline import read_notebook, release
+from softplus_course.pipeline.estimate import (
+    CODE_LINES_PER_MINUTE,
+    LESSON_LIMIT_MIN,
+    MINUTES_PER_EXERCISE,
+    WORDS_PER_MINUTE,
+    estimate,
+    stated_minutes,
+)
 
 SOURCE = ROOT / "solutions" / "00_start_here.ipynb"
 PAGE = ROOT / "course" / "00_start_here.ipynb"
@@ -114,3 +124,40 @@ def test_make_lab_opens_the_start_page():
     recipe = re.search(r"^lab:.*\n\t(.*)$", makefile, re.M)
     assert recipe and "jupyter lab course/00_start_here.ipynb" in recipe.group(1), recipe
     assert PAGE.is_file()
+
+
+def test_every_lesson_states_the_time_the_rule_gives_and_none_is_too_long():
+    """The stated times are not guesses: each is the rule of softplus_course.pipeline.estimate
+    applied to the lesson's notebook, and no lesson is longer than one sitting."""
+    for lesson in LESSONS:
+        nb = read_notebook(lesson.source)
+        est = estimate(nb)
+        assert stated_minutes(nb) == est.minutes, (
+            f"{lesson.name} states {stated_minutes(nb)} minutes; the rule gives {est.minutes} "
+            f"({est.words} words, {est.code_lines} code lines, {est.exercises} exercises): "
+            "run `python -m softplus_course.pipeline times`"
+        )
+        assert est.minutes <= LESSON_LIMIT_MIN, f"{lesson.name}: {est.minutes} min, split it"
+
+
+def test_the_start_page_states_the_rule_with_its_numbers():
+    text = " ".join(_markdown(PAGE).split())
+    for number in (WORDS_PER_MINUTE, CODE_LINES_PER_MINUTE, MINUTES_PER_EXERCISE, LESSON_LIMIT_MIN):
+        assert f"{number} " in text, f"the start page does not state the rule's {number}"
+    assert "nearest 5 minutes" in text
+
+
+def test_the_rule_counts_what_it_says():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("one two three\n\nfour"),
+        nbformat.v4.new_code_cell("a = 1\n\n# a comment\nprint(a)"),
+        nbformat.v4.new_code_cell("def f():\n    raise NotImplementedError()"),
+        nbformat.v4.new_code_cell("check_exercise('x', 'y', globals())"),
+    ]
+    nb.cells[2].metadata["nbgrader"] = {"solution": True, "grade": False}
+    nb.cells[3].metadata["nbgrader"] = {"solution": False, "grade": True}
+    est = estimate(nb)
+    assert (est.words, est.code_lines, est.exercises) == (4, 3, 1)
+    assert est.exact_minutes == pytest.approx(4 / 120 + 3 / 20 + 10)
+    assert est.minutes == 10  # 10.18 rounds to the nearest 5

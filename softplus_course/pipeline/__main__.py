@@ -65,6 +65,45 @@ def cmd_demo_grade(root: Path, args: argparse.Namespace) -> int:
     return grade_course(root, jobs=args.jobs, sandbox=not args.no_sandbox)
 
 
+def cmd_times(root: Path, args: argparse.Namespace) -> int:
+    """Each lesson's time by the course's rule (estimate.py), next to the time it states."""
+    from .estimate import LESSON_LIMIT_MIN, estimate, stated_minutes
+    from .lessons import read_notebook
+
+    print(f"{'lesson':24s} {'words':>6s} {'code':>5s} {'exer.':>5s} {'exact':>6s} {'rounded':>8s}")
+    wrong = 0
+    for lesson in _lessons(root, args.lessons):
+        nb = read_notebook(lesson.source)
+        est, stated = estimate(nb), stated_minutes(nb)
+        note = ""
+        if stated != est.minutes:
+            note, wrong = f"  <- the lesson states {stated}", wrong + 1
+        if est.minutes > LESSON_LIMIT_MIN:
+            note, wrong = note + f"  <- over {LESSON_LIMIT_MIN} min: split it", wrong + 1
+        print(
+            f"{lesson.name:24s} {est.words:6d} {est.code_lines:5d} {est.exercises:5d} "
+            f"{est.exact_minutes:6.1f} {est.minutes:4d} min{note}"
+        )
+    return 1 if wrong else 0
+
+
+def cmd_audit(root: Path, args: argparse.Namespace) -> int:
+    """Numbers of the prose that no cell printed, and sentences with absolute words."""
+    from .audit import audit
+    from .lessons import read_notebook
+
+    for lesson in _lessons(root, args.lessons):
+        unprinted, absolute = audit(read_notebook(lesson.source))
+        print(f"== {lesson.name}: {len(unprinted)} numbers no cell printed")
+        for f in unprinted:
+            print(f"  {f.cell}: {f.text!r} in: {f.context}")
+        if args.words:
+            print(f"   {len(absolute)} sentences with an absolute word")
+            for f in absolute:
+                print(f"  {f.cell}: [{f.text}] {f.context}")
+    return 0
+
+
 def cmd_bench(root: Path, args: argparse.Namespace) -> int:
     from .bench import run_bench  # imported here: it pulls in the timing machinery
 
@@ -87,10 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         ("grade", cmd_grade, "autograde submitted/, write grades.csv and feedback/"),
         ("demo-grade", cmd_demo_grade, "copy the sample submissions into submitted/ and grade"),
         ("bench", cmd_bench, "time lesson execution, autograding, and the test suite"),
+        ("times", cmd_times, "each lesson's estimated time by the course's rule"),
+        ("audit", cmd_audit, "numbers in a lesson's prose that no cell printed"),
     ]:
         p = sub.add_parser(name, help=text, description=text)
         p.set_defaults(func=func)
-        if name in ("release", "execute", "bench"):
+        if name in ("release", "execute", "bench", "times", "audit"):
             p.add_argument("lessons", nargs="*", help="lesson names (default: all)")
         if name in ("grade", "demo-grade"):
             p.add_argument(
@@ -104,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
                 action="store_true",
                 help="run student code WITHOUT the bubblewrap sandbox, with your rights: only "
                 "for submissions you trust (recorded in grades.csv and the summary)",
+            )
+        if name == "audit":
+            p.add_argument(
+                "--words", action="store_true", help="also list never/always/exactly sentences"
             )
         if name == "bench":
             p.add_argument("--no-suite", action="store_true", help="skip timing the test suite")

@@ -52,8 +52,8 @@ PRELOAD = (
     "matplotlib.font_manager",
     "matplotlib.backends.backend_agg",
     "torch",
-    # torch imports these on first use: an optimizer's first step (lesson 06) and gradcheck
-    # (lesson 05) took 1.3-2.3 s in every kernel for torch._dynamo with sympy.
+    # torch imports these on first use: an optimizer's first step (lesson 08) and gradcheck
+    # (lesson 07) took 1.3-2.3 s in every kernel for torch._dynamo with sympy.
     "torch._dynamo",
     "mpmath",
     "softplus_course",
