@@ -51,6 +51,7 @@ __all__ = [
     "load_spec",
     "student_rng",
     "unchanged",
+    "Within",
 ]
 
 NOT_DONE = (
@@ -309,6 +310,45 @@ def judge_raises(p: dict, result: dict, want: Any, call_text: str) -> str | None
 
 
 @dataclass(frozen=True)
+class Within:
+    """A number or an array inside an interval that depends on the input, elementwise:
+    ``reference(...)`` returns ``(low, high)`` (numbers or arrays of the result's shape), and
+    ``low <= got <= high``; where ``low`` is nan, ``got`` must be nan. For what has no single
+    right value but a range (a bound, a sign) and should still have visible checks: the
+    interval is plain data, so the learner's kernel can judge it too."""
+
+    reference: Callable[..., Any] | None = None
+    types: tuple[str, ...] = ("float", "int", "npscalar", "ndarray")
+
+    def params(self) -> dict:
+        return {"kind": "within", "types": list(self.types)}
+
+    def judge(self, result: dict, want: Any, call_text: str) -> str | None:
+        return judge_within(self.params(), result, want, call_text)
+
+
+def judge_within(p: dict, result: dict, want: Any, call_text: str) -> str | None:
+    got = _got(result)
+    if got.kind not in p["types"]:
+        return f"{call_text} returned {_typed(got)}; expected {_kinds(p['types'])}."
+    arr = _as_array(got)
+    if arr is None:
+        return f"{call_text} returned {got.describe()}; expected numbers."
+    low, high = (np.asarray(w, dtype=np.float64) for w in want)
+    if arr.shape != low.shape:
+        expected = "one number" if low.ndim == 0 else f"an array of shape {low.shape}"
+        return f"{call_text} returned shape {arr.shape}; expected {expected}."
+    with np.errstate(invalid="ignore"):
+        ok = np.where(np.isnan(low), np.isnan(arr), (arr >= low) & (arr <= high))
+    if bool(np.all(ok)):
+        return None
+    i = tuple(int(k) for k in np.argwhere(~ok)[0]) if ok.ndim else ()
+    where = "" if not i else f" at index {i[0] if len(i) == 1 else i}"
+    wanted = "nan" if np.isnan(low[i]) else f"a value in [{float(low[i])!r}, {float(high[i])!r}]"
+    return f"{call_text} is wrong{where}: expected {wanted}, got {float(arr[i])!r}."
+
+
+@dataclass(frozen=True)
 class Holds:
     """A condition on the result that the grader checks with ``test(value) -> problem or None``
     (for what has no single right value: a bound, a sign, a type). Not for visible checks."""
@@ -324,7 +364,12 @@ class Holds:
         return None if problem is None else f"{call_text}: {problem}."
 
 
-JUDGES = {"close": judge_close, "equal": judge_equal, "raises": judge_raises}
+JUDGES = {
+    "close": judge_close,
+    "equal": judge_equal,
+    "raises": judge_raises,
+    "within": judge_within,
+}
 
 
 # --- Properties and exercises -------------------------------------------------------------------

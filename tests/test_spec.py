@@ -17,6 +17,7 @@ from softplus_course.spec import (
     Equal,
     Property,
     Raises,
+    Within,
     call,
     cases_of,
     code,
@@ -177,6 +178,35 @@ def test_raises_and_equal_and_the_warnings_policy():
         "no warnings", 1, "s", Close(np.exp, rtol=1.0), visible=[call(1000.0)], warnings="error"
     )
     assert "gave a warning" in judge(strict, {"f": np.exp}).problem
+
+
+def test_within_an_interval_per_element_with_nan_where_nan_is_right():
+    def interval(x):
+        x = np.asarray(x, dtype=np.float64)
+        return np.where(np.isnan(x), np.nan, 0.0), np.where(np.isnan(x), np.nan, 2.0 * x)
+
+    prop = Property(
+        "between 0 and 2x",
+        1,
+        "section 9",
+        Within(interval),
+        visible=[call(np.array([1.0, 2.0, np.nan]))],
+    )
+    assert judge(prop, {"f": lambda x: 1.5 * x}).passed  # nan in, nan out
+    low = judge(prop, {"f": lambda x: -x}).problem
+    assert "wrong at index 0: expected a value in [0.0, 2.0], got -1.0" in low
+    nan = judge(prop, {"f": lambda x: np.nan_to_num(x)}).problem
+    assert "at index 2: expected nan, got 0.0" in nan
+    assert "shape" in judge(prop, {"f": lambda x: x[:2]}).problem
+    # it is plain data, so it travels as a visible check and the learner's kernel judges it
+    from softplus_course.spec import judge_visible
+
+    vis = Within(interval).params()
+    assert vis == {"kind": "within", "types": ["float", "int", "npscalar", "ndarray"]}
+    case = {"label": "f(x)", "expected": wire.encode(interval(np.array([1.0])))}
+    result = {"returned": wire.encode(np.array([3.0])), "warnings": []}
+    problem = judge_visible({"expect": vis, "warnings": "ignore"}, case, result)
+    assert problem == "f(x) is wrong at index 0: expected a value in [0.0, 2.0], got 3.0."
 
 
 def test_drawn_inputs_differ_between_students_and_repeat_for_one():
