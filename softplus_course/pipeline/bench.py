@@ -16,7 +16,7 @@ time that projects to for 200 students and every lesson: as root once with kerne
 the nursery (what grading does) and once with a fresh sandbox per submission, side by side.
 
 Targets: each lesson executes in at most 20 s; autograding takes at most 1.3 times as long as
-executing; a class of 200 students and six lessons is graded in at most 45 minutes with
+executing; a class of 200 students and every lesson is graded in at most 45 minutes with
 JOBS=2; the test suite takes at most 10 minutes once installed.
 """
 
@@ -41,7 +41,7 @@ from .notebooks import execute, fill_answers
 
 EXECUTE_TARGET_S = 20.0
 RATIO_TARGET = 1.3
-CLASS_TARGET_MIN = 45.0  # 200 students x 6 lessons with JOBS=2
+CLASS_TARGET_MIN = 45.0  # 200 students x every lesson (8) with JOBS=2
 CLASS_STUDENTS = 200
 # Lesson 08 runs real (small) training experiments: its issue sets 30 s to execute, and 10 s to
 # autograde, which the lesson meets by running its smallest configuration under nbgrader.
