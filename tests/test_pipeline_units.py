@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import multiprocessing
+import os
 import subprocess
 import sys
 
@@ -390,3 +392,46 @@ def test_the_class_projection_counts_start_up_once():
     assert each == 5.0  # 40 s of work shared by two workers over four submissions
     assert once == 10.0  # the 10 s of the 30 s wall time that no submission accounts for
     assert minutes == (10.0 + 5.0 * CLASS_STUDENTS * 6) / 60
+
+
+def _hold_the_grading_lock(lock, held, release, done):
+    from softplus_course.pipeline import sandbox
+
+    sandbox.GRADING_LOCK = lock
+    with sandbox.one_grading_run():
+        held.set()
+        release.wait(60)
+        done.set()  # still inside: set before the lock is let go
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0, reason="the lock is taken only as root"
+)
+def test_two_grading_runs_as_root_take_turns(tmp_path, monkeypatch):
+    """Sandboxed runs as root share user ids (and RLIMIT_NPROC counts per user id): a second
+    run waits, says so, and starts only once the first has finished."""
+    from softplus_course.pipeline import sandbox
+
+    lock = tmp_path / "grading.lock"
+    monkeypatch.setattr(sandbox, "GRADING_LOCK", lock)
+    ctx = multiprocessing.get_context("spawn")
+    held, release, done = ctx.Event(), ctx.Event(), ctx.Event()
+    first = ctx.Process(target=_hold_the_grading_lock, args=(lock, held, release, done))
+    first.start()
+    try:
+        assert held.wait(60), "the first run never took the lock"
+        said = []
+
+        def report(text):
+            said.append(text)
+            release.set()  # the first run may finish now that the second is waiting
+
+        with sandbox.one_grading_run(report=report):
+            assert done.is_set(), "the second run started while the first still held the lock"
+        assert len(said) == 1 and "waiting" in said[0] and str(lock) in said[0]
+        with sandbox.one_grading_run(report=report):  # free again: no waiting
+            pass
+        assert len(said) == 1
+    finally:
+        release.set()
+        first.join(60)

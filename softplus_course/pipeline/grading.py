@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import multiprocessing
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -35,7 +36,7 @@ from .lessons import (
 )
 from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
 from .preprocessors import KERNEL_DIED, TrustedGrade
-from .sandbox import Nursery, SandboxUnavailable, check_available
+from .sandbox import Nursery, SandboxUnavailable, check_available, one_grading_run
 from .tamper import find_tampering, names_bound_by
 
 __all__ = [
@@ -303,6 +304,13 @@ def grade(
         raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
     if sandbox:
         check_available()
+        # Sandboxed runs as root share the sandboxes' user ids: one run at a time per machine.
+        with one_grading_run(report=lambda text: print(text, file=sys.stderr, flush=True)):
+            return _grade(root, only_students, jobs, sandbox, nursery)
+    return _grade(root, only_students, jobs, sandbox, nursery)
+
+
+def _grade(root, only_students, jobs, sandbox, nursery) -> list[SubmissionResult]:
     root = Path(root).resolve()
     infos = {lesson.name: _LessonInfo.of(lesson) for lesson in discover_lessons(root)}
     wanted = set(only_students) if only_students is not None else None

@@ -31,8 +31,14 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no sandbox, and nothing to share
+    fcntl = None
 
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any
@@ -48,6 +54,7 @@ __all__ = [
     "SandboxedKernelManager",
     "check_available",
     "kernel_box",
+    "one_grading_run",
     "NO_SANDBOX_FLAG",
 ]
 
@@ -62,6 +69,9 @@ UID_BASE = 61000
 # of KERNELS_PER_SLOT per grading process, used in turn.
 KERNEL_UID_BASE = 62000
 KERNELS_PER_SLOT = 100
+# Those user ids are the same in every grading run, and RLIMIT_NPROC counts a user id's
+# processes machine-wide: two runs at once would share them (one_grading_run).
+GRADING_LOCK = Path("/run/lock/softplus-course-grading.lock")
 # What the nursery keeps of root's capabilities: change user and group, kill its kernels'
 # processes, make and remove their folders, and drop its children's bounding set.
 NURSERY_CAPS = (
@@ -202,6 +212,35 @@ def _matplotlib_font_cache() -> list[Path]:
         atexit.register(shutil.rmtree, folder, True)
         _font_cache.extend(found or [folder / "none"])
     return [p for p in _font_cache if p.is_file()]
+
+
+@contextmanager
+def one_grading_run(report=None):
+    """Grading as root, hold the machine-wide grading lock while the body runs.
+
+    Every grading run gives its sandboxes and kernels user ids from the same fixed ranges, and
+    the process limit counts a user id's processes across the whole machine: a fork bomb in one
+    run could starve a kernel of another run that happens to have the same user id, and so
+    change another student's grade. So runs as root take turns: a second run waits for the
+    first (``report`` is told it waits, and on which file). Not root, or without ``fcntl``
+    (not Linux), nothing is shared and nothing is locked.
+    """
+    if fcntl is None or os.geteuid() != 0:
+        yield
+        return
+    folder = GRADING_LOCK.parent if GRADING_LOCK.parent.is_dir() else Path(tempfile.gettempdir())
+    path = folder / GRADING_LOCK.name
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if report is not None:
+                report(f"another grading run on this machine holds {path}: waiting for it")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _own_tasks(uid: int) -> int:
