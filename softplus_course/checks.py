@@ -294,7 +294,10 @@ def check_exercise(lesson: str, test_cell: str, namespace: Mapping[str, Any]) ->
             result = call_case(case["request"], dict(namespace))
             problem = judge_visible(prop, case, result)
             if problem is not None:
-                raise AssertionError(f"{problem} See {prop['section']}.")
+                # The requirement's name says which idea the input tested, as grading will.
+                raise AssertionError(
+                    f"{problem} See {prop['section']}. Requirement: {prop['name']}."
+                )
 
 
 def visible_checks(lesson: str) -> dict:

@@ -266,5 +266,12 @@ def test_visible_checks_run_in_the_learners_kernel_with_teaching_messages():
     check_exercise("01_definition", "test_relu", {"relu": lambda x: np.maximum(x, 0.0)})
     with pytest.raises(AssertionError, match=r"relu\(3.5\) should be 3.5, got 0.0. See section 1"):
         check_exercise("01_definition", "test_relu", {"relu": lambda x: np.maximum(x, 0.0) * 0})
+    # the failure names the requirement it broke, as the graded report does
+    with pytest.raises(AssertionError, match=r"Requirement: negative weights: w x \+ b is largest"):
+        check_exercise(
+            "03_derivative_checks",
+            "test_relu_dead_below",
+            {"relu_dead_below": lambda w, lo, hi: -w * hi},
+        )
     with pytest.raises(ValueError, match="lesson"):
         visible_checks("../secrets")
