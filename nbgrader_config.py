@@ -35,6 +35,13 @@ import os  # noqa: E402
 CELL_TIMEOUT_S = int(os.environ.get("SOFTPLUS_CELL_TIMEOUT", "60"))
 KERNEL_MEMORY_MB = int(os.environ.get("SOFTPLUS_KERNEL_MEMORY_MB", "2048"))
 
+# --- The gradebook ------------------------------------------------------------------------------
+# An SQLite file, gradebook.db, unless SOFTPLUS_GRADEBOOK names another database: a PostgreSQL
+# gradebook lets several grading machines grade one class (`grade --shard K/N`, README), e.g.
+#     SOFTPLUS_GRADEBOOK=postgresql://grader:secret@db.example.org/softplus make grade
+if os.environ.get("SOFTPLUS_GRADEBOOK"):
+    c.CourseDirectory.db_url = os.environ["SOFTPLUS_GRADEBOOK"]
+
 c.Execute.timeout = CELL_TIMEOUT_S
 c.Execute.extra_arguments = [
     "--HistoryManager.hist_file=:memory:",

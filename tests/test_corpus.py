@@ -21,7 +21,7 @@ import pytest
 from conftest import LESSONS, feedback_text, make_course_copy, submit
 from nbgrader.api import Gradebook
 
-from softplus_course.pipeline import fill_answers, grade, read_notebook, summary, write_csv
+from softplus_course.pipeline import fill_answers, grade, read_notebook, report_course, summary
 from softplus_course.pipeline.corpus import (
     ATTACKS,
     EXPECTED,
@@ -33,6 +33,7 @@ from softplus_course.pipeline.corpus import (
     build,
     build_attacks,
 )
+from softplus_course.pipeline.grading import GRADER_COMMENT
 from softplus_course.pipeline.lessons import Lesson
 
 pytestmark = pytest.mark.slow
@@ -77,7 +78,7 @@ def _plant_canaries(course, monkeypatch) -> None:
 
 def _course_files(course) -> dict[str, str]:
     """Hash of every file of the course that grading must not change."""
-    written = {"autograded", "feedback", "gradebook.db", "grades.csv"}
+    written = {"autograded", "feedback", "gradebook.db", "reports", ".gradebook.lock"}
     return {
         str(p.relative_to(course)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(course.rglob("*"))
@@ -145,10 +146,10 @@ def corpus(tmp_path_factory):
         out["files_first"], out["left_first"] = _course_files(course), _survivors(scratch)
         again = [*ATTACKS, VICTIM]
         results, _ = _grade(course, only_students=again, jobs=1)
-        write_csv(results, course / "grades.csv")
+        report_course(course, quiet=True)
         out["second"] = {r.student: r for r in results}
         out["files_second"], out["left_second"] = _course_files(course), _survivors(scratch)
-        out["csv"] = (course / "grades.csv").read_text(encoding="utf-8")
+        out["csv"] = (course / "reports" / "scores.csv").read_text(encoding="utf-8")
     return out
 
 
@@ -186,7 +187,7 @@ def test_every_submission_is_in_the_gradebook_with_the_reported_score(corpus):
             assert not manual, f"{student} has manual scores nobody gave: {manual}"
 
 
-def test_victim_keeps_full_marks_in_grades_csv_and_gradebook(corpus):
+def test_victim_keeps_full_marks_in_the_report_and_gradebook(corpus):
     course = corpus["course"]
     for run in ("first", "second"):
         assert corpus[run][VICTIM].score == 10.0, run
@@ -196,13 +197,34 @@ def test_victim_keeps_full_marks_in_grades_csv_and_gradebook(corpus):
         assert gb.find_submission_notebook(LESSON, LESSON, VICTIM).score == 10.0
 
 
+def test_what_needs_a_look_is_flagged_in_the_gradebook_with_its_reason(corpus):
+    """The Formgrader shows flagged submissions, and the grader's comment in the first answer
+    cell: an instructor working there sees tampering and ungradable work without the report."""
+    course, results = corpus["course"], {**corpus["first"], **corpus["second"]}
+    attention = 0
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student, r in results.items():
+            if r.lesson != LESSON:
+                continue
+            nb = gb.find_submission_notebook(LESSON, LESSON, student)
+            comments = [c.comment for c in nb.comments if c.comment]
+            mine = [c for c in comments if c.startswith(GRADER_COMMENT)]
+            if r.status == "graded":
+                assert not nb.flagged and not mine, student
+            else:
+                attention += 1
+                assert nb.flagged, student
+                assert mine == [f"{GRADER_COMMENT} {r.status}: {r.reason}"], student
+    assert attention >= 10  # the corpus has many of both kinds
+
+
 def test_no_file_of_the_course_changed(corpus):
     before = corpus["files_before"]
     for run in ("files_first", "files_second"):
         after = corpus[run]
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
         assert not changed, f"{run}: grading changed {changed}"
-    assert HACKED not in (corpus["course"] / "grades.csv").read_text(encoding="utf-8")
+    assert HACKED not in corpus["csv"]
 
 
 def test_no_process_is_left_after_grading(corpus):

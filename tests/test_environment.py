@@ -15,7 +15,7 @@ else:  # pragma: no cover - Python 3.10
 
 ROOT = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name, where they differ.
-CONDA_NAMES = {"torch": "pytorch-cpu"}
+CONDA_NAMES = {"torch": "pytorch-cpu", "psycopg-binary": "psycopg"}
 CONDA_ONLY = {"python", "pip"}
 
 

@@ -17,7 +17,7 @@ from softplus_course.pipeline import (
     read_notebook,
     strip_solution_markers,
     summary,
-    write_csv,
+    write_report,
 )
 from softplus_course.pipeline import grading as grading_module
 from softplus_course.pipeline.lessons import NotebookError, graded_cells
@@ -131,7 +131,7 @@ def test_cli_rejects_a_bad_number_of_jobs(capsys):
 def _fake_worker(monkeypatch, tmp_path, outcomes):
     """Set up _grade_pair's process state with a _grade_one that plays ``outcomes`` in turn:
     an exception is raised, anything else grades the submission with full marks."""
-    calls, zeros = [], []
+    calls, zeros, remembered = [], [], []
 
     def grade_one(api, root, db_url, result, infos):
         calls.append(result.student)
@@ -144,31 +144,40 @@ def _fake_worker(monkeypatch, tmp_path, outcomes):
     info = grading_module._LessonInfo(FIRST, ["test_a"], [], {"test_a": 2.0}, set())
     monkeypatch.setattr(grading_module, "_grade_one", grade_one)
     monkeypatch.setattr(grading_module, "_record_zero", lambda *args: zeros.append(args))
+    monkeypatch.setattr(
+        grading_module, "_remember", lambda root, db, r, sub, course: remembered.append(sub)
+    )
     monkeypatch.setitem(grading_module._worker, "api", None)
     monkeypatch.setitem(grading_module._worker, "root", tmp_path)
     monkeypatch.setitem(grading_module._worker, "db_url", "sqlite://")
     monkeypatch.setitem(grading_module._worker, "infos", {FIRST.name: info})
     monkeypatch.setitem(grading_module._worker, "sandbox", True)
-    return calls, zeros
+    return calls, zeros, remembered
 
 
 def test_a_submission_is_tried_again_when_grading_itself_fails(monkeypatch, tmp_path):
     import sqlite3
 
     busy = grading_module.NbgraderFailure("autograde failed: database is locked")
-    calls, zeros = _fake_worker(monkeypatch, tmp_path, [sqlite3.OperationalError("x"), busy, 0])
+    calls, zeros, remembered = _fake_worker(
+        monkeypatch, tmp_path, [sqlite3.OperationalError("x"), busy, 0]
+    )
     r = grading_module._grade_pair(("ada", FIRST.name))
     assert (r.status, r.score, r.notes, len(calls), zeros) == ("graded", 2.0, [], 3, [])
+    # Its record holds the submission's hash: `grade --changed` leaves it alone next time.
+    assert len(remembered) == 1 and len(remembered[0]) == 64
 
 
 def test_a_submission_that_keeps_failing_is_reported_with_zero(monkeypatch, tmp_path):
     boom = RuntimeError("the pipeline broke\nat its last line")
-    calls, zeros = _fake_worker(monkeypatch, tmp_path, [boom] * grading_module.ATTEMPTS)
+    calls, zeros, remembered = _fake_worker(monkeypatch, tmp_path, [boom] * grading_module.ATTEMPTS)
     r = grading_module._grade_pair(("ada", FIRST.name))
     assert r.status == "not graded" and r.scores == {"test_a": 0.0} and r.max_score == 2.0
     assert r.reason == "grading failed 3 times, last with RuntimeError: at its last line"
     assert len(calls) == grading_module.ATTEMPTS
     assert zeros == [("sqlite://", FIRST.name, "ada")]
+    # Not the submission's fault: no hash is kept, so `grade --changed` tries it again.
+    assert remembered == [""]
 
 
 # --- reports: grades.csv, the summary, the exit status --------------------------------------
@@ -195,8 +204,17 @@ def _results():
     return [ok, bad, other]
 
 
-def test_write_csv_has_one_row_per_student_and_lesson(tmp_path):
-    path = write_csv(_results(), tmp_path / "grades.csv")
+def _rows_of(results):
+    from softplus_course.pipeline.report import ReportRow
+
+    return [
+        ReportRow(r.student, r.lesson, r.status, r.scores, r.max_scores, reason=r.reason)
+        for r in results
+    ]
+
+
+def test_write_report_has_one_row_per_student_and_lesson(tmp_path):
+    path = write_report(_rows_of(_results()), tmp_path / "reports" / "scores.csv")
     with path.open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["student"], r["lesson"]) for r in rows] == [
@@ -222,11 +240,15 @@ def test_summary_of_nothing_says_where_submissions_go():
 
 
 def test_grade_course_exit_status(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1, sandbox=True: _results())
+    import softplus_course.pipeline.report as report_module
+
+    reports = []
+    monkeypatch.setattr(report_module, "report_course", lambda root, **kw: reports.append(root))
+    monkeypatch.setattr(grading_module, "grade", lambda root, *a, **kw: _results())
     assert grading_module.grade_course(tmp_path) == 1
-    assert (tmp_path / "grades.csv").is_file()
+    assert reports == [tmp_path.resolve()]  # the whole class's report, from the gradebook
     assert "Could not grade 1" in capsys.readouterr().out
-    monkeypatch.setattr(grading_module, "grade", lambda root, jobs=1, sandbox=True: _results()[:1])
+    monkeypatch.setattr(grading_module, "grade", lambda root, *a, **kw: _results()[:1])
     assert grading_module.grade_course(tmp_path) == 0
 
 

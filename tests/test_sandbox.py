@@ -235,10 +235,16 @@ def test_grading_without_the_sandbox_is_recorded(tmp_path):
             sandbox=grading.UNSANDBOXED,
         ),
     ]
-    text = grading.write_csv(results, tmp_path / "grades.csv").read_text(encoding="utf-8")
-    assert text.splitlines()[0].endswith(",sandbox,reason")
-    assert "ada,01_definition,graded,1,2,1,bubblewrap," in text
-    assert "bob,01_definition,graded,2,2,2,none (--no-sandbox)," in text
+    from softplus_course.pipeline.report import ReportRow, write_report
+
+    rows = [
+        ReportRow(r.student, r.lesson, r.status, r.scores, r.max_scores, sandbox=r.sandbox)
+        for r in results
+    ]
+    text = write_report(rows, tmp_path / "scores.csv").read_text(encoding="utf-8")
+    assert text.splitlines()[0].endswith(",overridden,sandbox,reason,warnings")
+    assert "ada,01_definition,graded,1,2,0,1,,bubblewrap,," in text
+    assert "bob,01_definition,graded,2,2,0,2,,none (--no-sandbox),," in text
     assert "1 graded WITHOUT the sandbox" in grading.summary(results)
 
 

@@ -5,13 +5,16 @@ Run it as ``python -m softplus_course.pipeline <command>`` (the Makefile does); 
 new lesson folder needs no change here.
 """
 
-from .grading import SubmissionResult, grade, grade_course, summary, write_csv
+from .grading import SubmissionResult, grade, grade_course, summary
 from .lessons import Lesson, NotebookError, discover_lessons, find_root, read_notebook
 from .nbgrader_ops import release, release_to, validate
 from .notebooks import execute, execute_in_place, fill_answers, strip_solution_markers
+from .report import build_report, report_course, write_report
 
 __all__ = [
     "Lesson",
+    "build_report",
+    "report_course",
     "NotebookError",
     "SubmissionResult",
     "discover_lessons",
@@ -27,5 +30,5 @@ __all__ = [
     "strip_solution_markers",
     "summary",
     "validate",
-    "write_csv",
+    "write_report",
 ]

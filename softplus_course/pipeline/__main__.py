@@ -50,7 +50,34 @@ def cmd_execute(root: Path, args: argparse.Namespace) -> int:
 
 
 def cmd_grade(root: Path, args: argparse.Namespace) -> int:
-    return grade_course(root, jobs=args.jobs, sandbox=not args.no_sandbox)
+    if args.lesson:
+        _lessons(root, args.lesson)  # an unknown name is an error, not an empty selection
+    return grade_course(
+        root,
+        jobs=args.jobs,
+        sandbox=not args.no_sandbox,
+        students=args.student,
+        lessons=args.lesson,
+        changed=args.changed,
+        shard=args.shard,
+    )
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    try:
+        pair = int(k), int(n)
+    except ValueError:
+        pair = (0, 0)
+    if not 1 <= pair[0] <= pair[1]:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N (like 2/3), got {text!r}")
+    return pair
+
+
+def cmd_report(root: Path, args: argparse.Namespace) -> int:
+    from .report import report_course
+
+    return report_course(root, out=args.out)
 
 
 def cmd_demo_grade(root: Path, args: argparse.Namespace) -> int:
@@ -113,6 +140,7 @@ def cmd_bench(root: Path, args: argparse.Namespace) -> int:
         suite=not args.no_suite,
         corpus=not args.no_corpus,
         class_size=0 if args.no_class else 1,
+        regrade=not args.no_regrade,
     )
 
 
@@ -123,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, func, text in [
         ("release", cmd_release, "regenerate course/ from solutions/"),
         ("execute", cmd_execute, "execute solutions notebooks in place (commit their outputs)"),
-        ("grade", cmd_grade, "autograde submitted/, write grades.csv and feedback/"),
+        ("grade", cmd_grade, "autograde submitted/, write feedback/ and reports/scores.csv"),
+        ("report", cmd_report, "rewrite reports/scores.csv from the gradebook (no regrading)"),
         ("demo-grade", cmd_demo_grade, "copy the sample submissions into submitted/ and grade"),
         ("bench", cmd_bench, "time lesson execution, autograding, and the test suite"),
         ("times", cmd_times, "each lesson's estimated time by the course's rule"),
@@ -144,8 +173,36 @@ def main(argv: list[str] | None = None) -> int:
                 "--no-sandbox",
                 action="store_true",
                 help="run student code WITHOUT the bubblewrap sandbox, with your rights: only "
-                "for submissions you trust (recorded in grades.csv and the summary)",
+                "for submissions you trust (recorded in the reports and the summary)",
             )
+        if name == "grade":
+            p.add_argument(
+                "--student",
+                action="append",
+                metavar="NAME",
+                help="grade only this student's submissions (repeat for several)",
+            )
+            p.add_argument(
+                "--lesson",
+                action="append",
+                metavar="NAME",
+                help="grade only this lesson's submissions (repeat for several)",
+            )
+            p.add_argument(
+                "--changed",
+                action="store_true",
+                help="grade only submissions that are new or changed since they were last "
+                "graded (their files, or the lesson's source, specification or configuration)",
+            )
+            p.add_argument(
+                "--shard",
+                type=_shard,
+                metavar="K/N",
+                help="grade only the K-th of N disjoint parts of the class (by student), so that "
+                "N machines grade one class into one shared (PostgreSQL) gradebook",
+            )
+        if name == "report":
+            p.add_argument("--out", type=Path, help="where to write (default reports/scores.csv)")
         if name == "audit":
             p.add_argument(
                 "--words", action="store_true", help="also list never/always/exactly sentences"
@@ -160,6 +217,16 @@ def main(argv: list[str] | None = None) -> int:
                 action="store_true",
                 help="skip grading a mixed class of every lesson with JOBS=2",
             )
+            p.add_argument(
+                "--no-regrade",
+                action="store_true",
+                help="skip timing `grade --changed` against a full regrade",
+            )
+    # Commands that live with their code: LMS import/export and the statistics report.
+    from . import lms, stats
+
+    lms.register(sub)
+    stats.register(sub)
     args = parser.parse_args(argv)
     root = find_root(args.root)
     return args.func(root, args)

@@ -15,9 +15,13 @@ worker processes (``make grade JOBS=2``) and prints the median seconds per submi
 time that projects to for 200 students and every lesson: as root once with kernels forked from
 the nursery (what grading does) and once with a fresh sandbox per submission, side by side.
 
+And it times ``grade --changed`` after one submission of a graded class changed, next to
+grading the whole class.
+
 Targets: each lesson executes in at most 20 s; autograding takes at most 1.3 times as long as
 executing; a class of 200 students and every lesson is graded in at most 45 minutes with
-JOBS=2; the test suite takes at most 10 minutes once installed.
+JOBS=2; ``grade --changed`` after one change takes at most a tenth of a full regrade; the test
+suite takes at most 10 minutes once installed.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ CLASS_STUDENTS = 200
 EXECUTE_TARGETS_S = {"08_when_to_use": 30.0}
 AUTOGRADE_LIMITS_S = {"08_when_to_use": 10.0}
 SUITE_TARGET_S = 600.0
+# `grade --changed` after one of a class's submissions changed, against grading them all.
+CHANGED_RATIO_TARGET = 0.1
 
 
 def time_lesson(lesson: Lesson, repeat: int = 3) -> tuple[float, float]:
@@ -124,6 +130,45 @@ def time_mixed_class(root: Path, jobs: int = 2, nursery: bool = True) -> tuple[l
     return results, seconds
 
 
+def time_regrade_changed(root: Path, jobs: int = 2) -> tuple[int, float, float, float]:
+    """A class of three students x every lesson (complete, blank and partial work) graded in
+    full; then one submission changes and ``grade --changed`` runs; then it runs again with
+    nothing changed. Returns (submissions, full seconds, changed seconds, nothing seconds)."""
+    samples = root / "tests" / "sample_submissions" / "sample_partial"
+    with tempfile.TemporaryDirectory(prefix="softplus-bench-") as tmp:
+        course = copy_course(root, tmp)
+        lessons = discover_lessons(root)
+        for lesson in lessons:
+            release = read_notebook(lesson.release)
+            place_submission(
+                course, "complete", lesson.name, fill_answers(release, read_notebook(lesson.source))
+            )
+            place_submission(course, "blank", lesson.name, release)
+            partial = samples / lesson.name / lesson.notebook
+            if partial.is_file():
+                place_submission(course, "partial", lesson.name, read_notebook(partial))
+        start = timeit.default_timer()
+        results = grade(course, jobs=jobs)
+        full = timeit.default_timer() - start
+        # The blank student of the first lesson hands in again, with the solutions.
+        first = lessons[0]
+        place_submission(
+            course,
+            "blank",
+            first.name,
+            fill_answers(read_notebook(first.release), read_notebook(first.source)),
+        )
+        start = timeit.default_timer()
+        again = grade(course, jobs=jobs, changed=True)
+        changed = timeit.default_timer() - start
+        start = timeit.default_timer()
+        none = grade(course, jobs=jobs, changed=True)
+        nothing = timeit.default_timer() - start
+    if [(r.student, r.lesson) for r in again] != [("blank", first.name)] or none:
+        raise RuntimeError(f"grade --changed graded {[(r.student, r.lesson) for r in again]}")
+    return len(results), full, changed, nothing
+
+
 def project_class(
     results: list, seconds: float, jobs: int, lessons: int
 ) -> tuple[float, float, float]:
@@ -163,6 +208,7 @@ def run_bench(
     corpus: bool = True,
     class_size: int = 8,
     repeat: int = 3,
+    regrade: bool = True,
 ) -> int:
     """Print the table; return 1 if a target is missed, else 0. ``class_size`` 0 skips the
     class timing."""
@@ -222,6 +268,17 @@ def run_bench(
                 f"{projected:.0f} min ({once:.0f} s of start-up once, then {each:.2f} s per "
                 f"submission); target {verdict}"
             )
+    if regrade:
+        n, full, changed, nothing = time_regrade_changed(root)
+        ratio = changed / full
+        ok = ratio <= CHANGED_RATIO_TARGET
+        missed |= not ok
+        verdict = "met" if ok else f"MISSED (≤ {CHANGED_RATIO_TARGET:g} of the full time)"
+        print(
+            f"regrade with JOBS=2: all {n} submissions {full:.1f} s; `grade --changed` after one "
+            f"changed {changed:.1f} s ({ratio:.2f} of the full time; target {verdict}); with "
+            f"nothing changed {nothing:.1f} s"
+        )
     if suite:
         seconds, status = time_suite(root)
         ok = seconds <= SUITE_TARGET_S and status == 0

@@ -312,7 +312,8 @@ except Exception as exc:
 """
 _EDIT_COURSE = """
 for path, text in [
-    ("{root}/nbgrader_config.py", "\nimport os; os.system('echo {hacked} > {root}/grades.csv')\n"),
+    ("{root}/nbgrader_config.py",
+     "\nimport os; os.system('echo {hacked} > {root}/reports/scores.csv')\n"),
     ("{root}/solutions/01_definition/01_definition.ipynb", "{hacked}"),
     ("{root}/specs/01_definition.py", "\nSPEC = None  # {hacked}\n"),
 ]:
@@ -328,7 +329,7 @@ code = (
     "for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):\n"
     "    signal.signal(s, signal.SIG_IGN)\n"
     "time.sleep(8)\n"
-    "open('{root}/grades.csv', 'w').write('{hacked}')  # {marker}\n"
+    "open('{root}/reports/scores.csv', 'w').write('{hacked}')  # {marker}\n"
 )
 subprocess.Popen(
     [sys.executable, "-c", code],

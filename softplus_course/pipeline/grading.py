@@ -1,4 +1,4 @@
-"""Autograde every submission in ``submitted/``, write ``grades.csv`` and HTML feedback.
+"""Autograde the submissions in ``submitted/``, write HTML feedback and ``reports/scores.csv``.
 
 The layout is nbgrader's: ``submitted/<student>/<lesson>/<lesson>.ipynb``. Each submission is
 checked, autograded and given feedback on its own, so one broken submission is reported with
@@ -8,7 +8,7 @@ processes grade submissions side by side, all writing to the one gradebook.
 
 from __future__ import annotations
 
-import csv
+import hashlib
 import multiprocessing
 import shutil
 import sys
@@ -26,6 +26,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from sqlalchemy.exc import SAWarning
 
 from ..spec import load_spec, warm_references
+from . import late
 from .lessons import (
     Lesson,
     NotebookError,
@@ -36,6 +37,14 @@ from .lessons import (
 )
 from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
 from .preprocessors import KERNEL_DIED, TrustedGrade
+from .records import (
+    Record,
+    course_hash,
+    ensure_records_table,
+    load_records,
+    save_record,
+    submission_hash,
+)
 from .sandbox import Nursery, SandboxUnavailable, check_available, one_grading_run
 from .tamper import find_tampering, names_bound_by
 
@@ -43,7 +52,6 @@ __all__ = [
     "SubmissionResult",
     "grade",
     "gradebook_url",
-    "write_csv",
     "summary",
     "find_submissions",
 ]
@@ -51,7 +59,7 @@ __all__ = [
 GRADED = "graded"
 REVIEW = "review"  # graded, but the instructor should look (tampering)
 NOT_GRADED = "not graded"
-SANDBOXED = "bubblewrap"  # how the student code ran, in grades.csv and the summary
+SANDBOXED = "bubblewrap"  # how the student code ran, in the reports and the summary
 UNSANDBOXED = "none (--no-sandbox)"
 
 
@@ -280,6 +288,51 @@ def gradebook_url(root: Path) -> str:
     return url
 
 
+@contextmanager
+def gradebook_lock(root: Path, db_url: str):
+    """Held while a grading run prepares the gradebook (lessons, due dates, students), so that
+    several runs sharing one gradebook never create the same row twice: on PostgreSQL an
+    advisory lock in the database, which runs on several machines share; on SQLite a lock on a
+    file beside the gradebook."""
+    if db_url.startswith("postgresql"):
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(db_url)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": GRADEBOOK_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": GRADEBOOK_LOCK_KEY}
+                    )
+        finally:
+            engine.dispose()
+        return
+    with _file_lock(Path(root) / ".gradebook.lock"):
+        yield
+
+
+# The advisory lock's number: any fixed 64-bit value that nothing else on the server uses.
+GRADEBOOK_LOCK_KEY = 0x50F7_71A5_C0_0125
+
+
+@contextmanager
+def _file_lock(path: Path):
+    try:
+        import fcntl
+    except ImportError:  # Windows: one grading run at a time is the instructor's to ensure
+        yield
+        return
+    with open(path, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def grade(
     root: Path | str,
     only_students: Iterable[str] | None = None,
@@ -287,6 +340,9 @@ def grade(
     *,
     sandbox: bool = True,
     nursery: bool = True,
+    lessons: Iterable[str] | None = None,
+    changed: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> list[SubmissionResult]:
     """Autograde the submissions under ``root/submitted`` and generate their feedback.
 
@@ -299,35 +355,101 @@ def grade(
     one long-lived sandbox that has imported the lessons' libraries once (``nursery=False``: a
     fresh sandbox per submission, slower; see docs/grading.md). Raises
     :class:`SandboxUnavailable` when the sandbox is asked for and cannot be had.
+
+    What is graded can be narrowed: ``only_students`` and ``lessons`` (names), ``changed`` (only
+    submissions that are new, or whose files, lesson source, specification or configuration
+    changed since they were last graded: :mod:`.records`), and ``shard=(k, n)`` (the k-th of n
+    disjoint parts of the class, by student, 1 <= k <= n: n machines grade one class into one
+    gradebook). A narrowed run changes nothing about the submissions it leaves out.
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a whole number of at least 1, got {jobs!r}")
+    if shard is not None:
+        k, n = shard
+        if not (isinstance(k, int) and isinstance(n, int) and 1 <= k <= n):
+            raise ValueError(f"shard must be (k, n) with 1 <= k <= n, got {shard!r}")
     if sandbox:
         check_available()
-        # Sandboxed runs as root share the sandboxes' user ids: one run at a time per machine.
-        with one_grading_run(report=lambda text: print(text, file=sys.stderr, flush=True)):
-            return _grade(root, only_students, jobs, sandbox, nursery)
-    return _grade(root, only_students, jobs, sandbox, nursery)
-
-
-def _grade(root, only_students, jobs, sandbox, nursery) -> list[SubmissionResult]:
     root = Path(root).resolve()
     infos = {lesson.name: _LessonInfo.of(lesson) for lesson in discover_lessons(root)}
-    wanted = set(only_students) if only_students is not None else None
-    pairs = [(s, f) for s, f in find_submissions(root) if wanted is None or s in wanted]
-
+    pairs = select_submissions(root, only_students, lessons, changed=changed, shard=shard)
+    if not pairs:
+        return []
     db_url = gradebook_url(root)
-    # The gradebook must know each lesson's cells (autograde restores locked cells from it). The
-    # student versions generated on the way are thrown away: course/ is not touched here.
-    needed = sorted({folder for _, folder in pairs if folder in infos})
-    with tempfile.TemporaryDirectory(prefix="softplus-grade-") as scratch:
-        release_to(root, scratch, [infos[n].lesson for n in needed], db_url=db_url)
-    # Every student exists before grading starts: two workers grading one student's lessons
-    # would otherwise both try to add that student.
-    with Gradebook(db_url) as gb:
-        for student in sorted({s for s, _ in pairs}):
-            gb.update_or_create_student(student)
+    _prepare_gradebook(root, db_url, infos, pairs)
+    if sandbox:
+        # Sandboxed runs as root share the sandboxes' user ids: one run at a time per machine.
+        with one_grading_run(report=lambda text: print(text, file=sys.stderr, flush=True)):
+            return _grade(root, db_url, infos, pairs, jobs, sandbox, nursery)
+    return _grade(root, db_url, infos, pairs, jobs, sandbox, nursery)
 
+
+def select_submissions(
+    root: Path | str,
+    students: Iterable[str] | None = None,
+    lessons: Iterable[str] | None = None,
+    *,
+    changed: bool = False,
+    shard: tuple[int, int] | None = None,
+) -> list[tuple[str, str]]:
+    """The ``(student, lesson folder)`` pairs of ``submitted/`` that a run narrowed by these
+    arguments grades (see :func:`grade`), in the order of :func:`find_submissions`."""
+    root = Path(root).resolve()
+    wanted_students = set(students) if students is not None else None
+    wanted_lessons = set(lessons) if lessons is not None else None
+    pairs = [
+        (s, f)
+        for s, f in find_submissions(root)
+        if (wanted_students is None or s in wanted_students)
+        and (wanted_lessons is None or f in wanted_lessons)
+        and (shard is None or shard_of(s, shard[1]) == shard[0])
+    ]
+    if changed and pairs:
+        records = load_records(gradebook_url(root))
+        hashes: dict[str, str] = {}
+        pairs = [
+            (s, f) for s, f in pairs if not _unchanged(records.get((s, f)), root, s, f, hashes)
+        ]
+    return pairs
+
+
+def shard_of(student: str, n: int) -> int:
+    """Which of ``n`` shards (1..n) grades ``student``: a hash of the name, the same on every
+    machine and in every run, so the shards are disjoint and together cover the class."""
+    digest = hashlib.sha256(student.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % n + 1
+
+
+def _unchanged(record: Record | None, root: Path, student: str, folder: str, hashes) -> bool:
+    if record is None or not record.submission_hash:
+        return False  # never graded, or its grading failed for a reason not its own
+    if folder not in hashes:
+        hashes[folder] = course_hash(root, folder)
+    return record.course_hash == hashes[folder] and record.submission_hash == submission_hash(
+        root / "submitted" / student / folder
+    )
+
+
+def _prepare_gradebook(root: Path, db_url: str, infos, pairs) -> None:
+    """Everything grading needs in the gradebook before submissions are graded, done by one
+    grading run at a time (several machines may share a PostgreSQL gradebook)."""
+    needed = sorted({folder for _, folder in pairs if folder in infos})
+    with gradebook_lock(root, db_url):
+        # The gradebook must know each lesson's cells (autograde restores locked cells from
+        # it). The student versions generated on the way are thrown away: course/ is not
+        # touched here.
+        with tempfile.TemporaryDirectory(prefix="softplus-grade-") as scratch:
+            release_to(root, scratch, [infos[n].lesson for n in needed], db_url=db_url)
+        late.set_due_dates(root, db_url, needed)
+        # Every student exists before grading starts: two workers grading one student's
+        # lessons would otherwise both try to add that student.
+        with Gradebook(db_url) as gb:
+            for student in sorted({s for s, _ in pairs}):
+                gb.update_or_create_student(student)
+        ensure_records_table(db_url)
+
+
+def _grade(root, db_url, infos, pairs, jobs, sandbox, nursery) -> list[SubmissionResult]:
     jobs = min(jobs, len(pairs))
     if jobs <= 1:
         _start_worker(root, db_url, infos, sandbox, nursery, None)
@@ -375,6 +497,9 @@ def _grade_pair(pair: tuple[str, str]) -> SubmissionResult:
     student, folder = pair
     started = time.perf_counter()
     mode = SANDBOXED if _worker["sandbox"] else UNSANDBOXED
+    root, db_url = _worker["root"], _worker["db_url"]
+    # Hashed before grading: a file that changes while it is graded counts as changed next time.
+    hashes = (submission_hash(root / "submitted" / student / folder), course_hash(root, folder))
     for attempt in range(1, ATTEMPTS + 1):
         result = SubmissionResult(student, folder, sandbox=mode)
         try:
@@ -388,12 +513,77 @@ def _grade_pair(pair: tuple[str, str]) -> SubmissionResult:
             result.max_scores = dict(info.max_scores) if info else {}
             result.scores = {name: 0.0 for name in result.max_scores}
             result.notes.append(f"grading failed {ATTEMPTS} times, last with {error}")
+            hashes = ("", hashes[1])  # not the submission's fault: --changed tries it again
             try:
-                _record_zero(_worker["db_url"], folder, student)
-            except Exception as exc:  # noqa: BLE001 - said in the summary and grades.csv
+                _record_zero(db_url, folder, student)
+            except Exception as exc:  # noqa: BLE001 - said in the summary and the report
                 result.notes.append(f"not in the gradebook either ({type(exc).__name__})")
     result.seconds = time.perf_counter() - started
+    if folder in _worker["infos"]:
+        try:
+            _remember(root, db_url, result, *hashes)
+        except Exception as exc:  # noqa: BLE001 - the scores are in; say what is missing
+            result.notes.append(f"its grading record was not saved ({type(exc).__name__})")
     return result
+
+
+def _remember(root: Path, db_url: str, result: SubmissionResult, sub_hash, lesson_hash) -> None:
+    """Keep what nbgrader's tables cannot (:mod:`.records`), and show the instructor in the
+    gradebook why a submission needs a look: the Formgrader lists it as flagged, and its first
+    answer cell carries the reason as the grader's comment."""
+    key = (result.student, result.lesson)
+    before = load_records(db_url, *key).get(key)
+    with Gradebook(db_url) as gb:
+        nb = gb.find_submission_notebook(result.lesson, result.lesson, result.student)
+        by_hand = {g.name: float(g.max_score) for g in nb.grades if g.manual_score is not None}
+    # An override keeps the maximum it was set under, however often it is regraded since.
+    override_max = {
+        name: (before.override_max.get(name, before.max_scores.get(name, now)) if before else now)
+        for name, now in by_hand.items()
+    }
+    save_record(
+        db_url,
+        Record(
+            student=result.student,
+            lesson=result.lesson,
+            submission_hash=sub_hash,
+            course_hash=lesson_hash,
+            status=result.status,
+            reason=result.reason,
+            sandbox=result.sandbox,
+            seconds=result.seconds,
+            max_scores=dict(result.max_scores),
+            properties=_properties(root, result) if result.status != NOT_GRADED else {},
+            override_max=override_max,
+        ),
+    )
+    with _quiet_sqlalchemy(), Gradebook(db_url) as gb:
+        nb = gb.find_submission_notebook(result.lesson, result.lesson, result.student)
+        attention = result.status != GRADED
+        nb.flagged = attention
+        comments = sorted(nb.comments, key=lambda c: c.cell.name)
+        if attention and comments:
+            first = comments[0]
+            first.auto_comment = f"{GRADER_COMMENT} {result.status}: {result.reason}"
+        gb.db.commit()
+
+
+# How the grader's own comment in the gradebook begins (the Formgrader shows it in the cell).
+GRADER_COMMENT = "[softplus grader]"
+
+
+def _properties(root: Path, result: SubmissionResult) -> dict[str, list[dict]]:
+    """Each exercise's per-property results, from the autograded notebook's test cells."""
+    path = root / "autograded" / result.student / result.lesson / f"{result.lesson}.ipynb"
+    if not path.is_file():
+        return {}
+    out = {}
+    for cell in read_notebook(path).cells:
+        meta = cell.get("metadata", {})
+        props = meta.get("softplus", {}).get("properties")
+        if props is not None:
+            out[meta.get("nbgrader", {}).get("grade_id", cell.get("id", "?"))] = props
+    return out
 
 
 def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) -> None:
@@ -430,24 +620,6 @@ def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) ->
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else "unknown error"
-
-
-def write_csv(results: list[SubmissionResult], path: Path | str) -> Path:
-    """Write one row per student and lesson: status, total, maximum, each exercise, reason."""
-    exercises: list[str] = []
-    for r in results:
-        exercises += [name for name in r.max_scores if name not in exercises]
-    path = Path(path)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            ["student", "lesson", "status", "score", "max_score", *exercises, "sandbox", "reason"]
-        )
-        for r in results:
-            cells = [_fmt(r.scores[e]) if e in r.max_scores else "" for e in exercises]
-            row = [r.student, r.lesson, r.status, _fmt(r.score), _fmt(r.max_score), *cells]
-            writer.writerow([clean_line(v) for v in [*row, r.sandbox, r.reason]])
-    return path
 
 
 def _fmt(value: float) -> str:
@@ -490,18 +662,61 @@ def summary(results: list[SubmissionResult], seconds: float | None = None) -> st
     return "\n".join(lines)
 
 
-def grade_course(root: Path | str, jobs: int = 1, sandbox: bool = True) -> int:
-    """Grade, write grades.csv, print the summary; return the exit status (1 if any failed,
-    2 if the sandbox was asked for and is not available)."""
+def grade_course(
+    root: Path | str,
+    jobs: int = 1,
+    sandbox: bool = True,
+    *,
+    students: Iterable[str] | None = None,
+    lessons: Iterable[str] | None = None,
+    changed: bool = False,
+    shard: tuple[int, int] | None = None,
+) -> int:
+    """Grade (everything, or what the arguments select: :func:`grade`), print the summary of
+    this run, and rewrite ``reports/scores.csv`` for the whole class from the gradebook; return
+    the exit status (1 if any failed, 2 if the sandbox was asked for and is not available)."""
+    from .report import SCORES_CSV, report_course
+
     root = Path(root).resolve()
     start = time.perf_counter()
     try:
-        results = grade(root, jobs=jobs, sandbox=sandbox)
+        results = grade(
+            root,
+            students,
+            jobs=jobs,
+            sandbox=sandbox,
+            lessons=lessons,
+            changed=changed,
+            shard=shard,
+        )
     except SandboxUnavailable as exc:
         print(f"Not grading: {exc}")
         return 2
-    csv_path = write_csv(results, root / "grades.csv")
-    print(summary(results, time.perf_counter() - start))
+    narrowed = students is not None or lessons is not None or changed or shard is not None
+    if narrowed and not results:
+        print(
+            "Nothing to grade: no submission in submitted/ matches"
+            + _selection(students, lessons, changed, shard)
+            + "."
+        )
+    else:
+        print(summary(results, time.perf_counter() - start))
     if results:
-        print(f"Wrote {csv_path.relative_to(root)} and feedback/<student>/<lesson>/ (HTML).")
+        print(f"Wrote feedback/<student>/<lesson>/ (HTML) for the {len(results)} graded here.")
+    if results or narrowed:
+        report_course(root, quiet=True)
+        print(f"Wrote {SCORES_CSV} for the whole class, from the gradebook.")
     return 1 if any(r.status == NOT_GRADED for r in results) else 0
+
+
+def _selection(students, lessons, changed, shard) -> str:
+    parts = []
+    if students is not None:
+        parts.append(f" student {', '.join(students)}")
+    if lessons is not None:
+        parts.append(f" lesson {', '.join(lessons)}")
+    if changed:
+        parts.append(" new or changed since last graded")
+    if shard is not None:
+        parts.append(f" shard {shard[0]}/{shard[1]}")
+    return " and".join(parts)

@@ -301,7 +301,14 @@ class TrustedGrade(ResilientExecute):
         ]
         meta = cell.metadata.setdefault("softplus", {})
         meta["properties"] = [
-            {"name": r.name, "points": r.points, "earned": r.earned, "hidden": r.hidden}
+            {
+                "name": r.name,
+                "points": r.points,
+                "earned": r.earned,
+                "hidden": r.hidden,
+                "section": r.section,
+                "problem": r.problem or "",
+            }
             for r in results
         ]
         # Not an output: an error output would make nbgrader score the whole cell 0, and the
