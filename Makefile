@@ -21,7 +21,7 @@ JOBS ?= 1
 SANDBOX ?= yes
 GRADE_FLAGS = --jobs $(JOBS) $(if $(filter no,$(SANDBOX)),--no-sandbox)
 
-.PHONY: help install lab lab-instructor check test release execute grade demo-grade bench lint format clean
+.PHONY: help install lab lab-instructor check test release execute grade demo-grade report stats bench lint format clean
 
 help:
 	@echo "Learners:     make lab         open the course in JupyterLab"
@@ -31,8 +31,10 @@ help:
 	@echo "Instructors:  make lab-instructor  JupyterLab with nbgrader's Formgrader and tools"
 	@echo "              make release     regenerate course/ from solutions/"
 	@echo "              make execute     re-run solutions/ notebooks and store their outputs"
-	@echo "              make grade       autograde submitted/ -> grades.csv, feedback/"
+	@echo "              make grade       autograde submitted/ -> feedback/, reports/scores.csv"
 	@echo "                               (JOBS=4 grades four submissions at a time)"
+	@echo "              make report      rewrite reports/scores.csv from the gradebook"
+	@echo "              make stats       reports/stats.html: what the class gets wrong"
 	@echo "              make demo-grade  grade the bundled sample submissions"
 	@echo "              make bench       time lessons, autograding and the test suite"
 	@echo "Maintainers:  make lint | format | clean"
@@ -77,6 +79,12 @@ grade: $(STAMP)
 demo-grade: $(STAMP)
 	$(PY) -m softplus_course.pipeline demo-grade $(GRADE_FLAGS)
 
+report: $(STAMP)
+	$(PY) -m softplus_course.pipeline report
+
+stats: $(STAMP)
+	$(PY) -m softplus_course.pipeline stats
+
 bench: $(STAMP)
 	$(PY) -m softplus_course.pipeline bench
 
@@ -89,4 +97,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf autograded feedback gradebook.db grades.csv .pytest_cache
+	rm -rf autograded feedback gradebook.db .gradebook.lock grades.csv reports .pytest_cache

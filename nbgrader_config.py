@@ -79,6 +79,27 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# --- Due dates and late penalties (softplus_course/pipeline/late.py) ---------------------------
+# Nothing is late unless a lesson has a due date here. Before each grading run the due dates are
+# written into the gradebook; a submission is late by the time in its timestamp.txt
+# (`python -m softplus_course.pipeline lms-import` writes it) minus its lesson's due date (plus
+# any extension given in the Formgrader). Give each date with its time zone: an IANA name
+# ("Europe/Berlin", "America/New_York", "UTC") or ISO 8601 with its offset; a date without a
+# zone is refused. None clears a due date; a lesson not named keeps the gradebook's (none, or
+# one set in the Formgrader). A misspelt lesson name stops grading with an error.
+c.LatePolicy.due_dates = {
+    # "01_definition": "2026-10-05 23:59 Europe/Berlin",
+    # "02_derivative": "2026-10-12T23:59:00+02:00",
+}
+# The penalty: this percent of the lesson's points for every day or part of a day late (26 hours
+# late: 2 days, 20 %), never more than max_percent, and never more than the points earned.
+# Submissions at most grace_minutes late count as on time. nbgrader's feedback page and
+# `lms-export` show the penalty; `nbgrader export` subtracts it too.
+c.AssignLatePenalties.plugin_class = "softplus_course.pipeline.late.LatePolicy"
+c.LatePolicy.percent_per_day = 10.0
+c.LatePolicy.max_percent = 50.0
+c.LatePolicy.grace_minutes = 0.0
+
 # Feedback shows each exercise's points and its per-property report (test cells hold no test
 # code: their source is one call of the visible checks). Student outputs and Markdown are
 # sanitised: no HTML or JavaScript of a student's is rendered (nbconvert's SanitizeHTML).
@@ -86,6 +107,7 @@ c.Autograde.autograde_preprocessors = [
 c.GenerateFeedback.exporter_class = "softplus_course.pipeline.feedback.FeedbackHTMLExporter"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
+    "softplus_course.pipeline.late.ShowLateness",
     "softplus_course.pipeline.preprocessors.HideTestTracebacks",
     "nbconvert.preprocessors.sanitize.SanitizeHTML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",

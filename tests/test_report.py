@@ -178,3 +178,23 @@ def test_cli_grade_narrows_and_rejects_bad_selections(capsys):
         assert exc.value.code != 0
         captured = capsys.readouterr()
         assert message in captured.out + captured.err + str(exc.value.code)
+
+
+def test_every_pipeline_command_in_the_readme_parses():
+    """The instructor section's examples are commands the pipeline accepts, as written."""
+    import shlex
+
+    from softplus_course.pipeline.__main__ import build_parser
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    prefix = "python -m softplus_course.pipeline "
+    lines = [
+        line.split("#")[0].strip() for line in text.splitlines() if line.strip().startswith(prefix)
+    ]
+    assert len(lines) >= 10
+    commands = set()
+    for line in lines:
+        argv = shlex.split(line[len(prefix) :])
+        args = build_parser().parse_args(argv)  # SystemExit (a failure) if it does not parse
+        commands.add(args.command)
+    assert {"grade", "report", "lms-import", "lms-export"} <= commands

@@ -145,6 +145,13 @@ def cmd_bench(root: Path, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    root = find_root(args.root)
+    return args.func(root, args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The pipeline's command line (tests check the README's examples against it)."""
     parser = argparse.ArgumentParser(prog="python -m softplus_course.pipeline", description=__doc__)
     parser.add_argument("--root", type=Path, default=None, help="course root (default: found)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -227,9 +234,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lms.register(sub)
     stats.register(sub)
-    args = parser.parse_args(argv)
-    root = find_root(args.root)
-    return args.func(root, args)
+    return parser
 
 
 if __name__ == "__main__":

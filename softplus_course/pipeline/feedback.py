@@ -15,16 +15,34 @@ template, made cheaper in two ways that do not change the page a student reads.
   the same document as nbconvert's.
 - **Highlighted code is kept.** Most code cells are the same in every submission of a lesson;
   pygments highlights each distinct cell source once per grading process (0.1–0.2 s a page).
+
+One thing of the page does change: its table of contents names the exercises. nbgrader's
+feedback template lists every test cell as "Test cell"; where nbgrader asks for that template
+(``template_name`` "feedback", set by its GenerateFeedback), this exporter renders
+``templates/softplus_feedback.html.j2``, which extends nbgrader's page and writes "Exercise
+``softplus`` — 3 / 4 points". The exercise's function comes from the lesson's visible checks
+(written by ``make release`` from ``specs/``), put in each test cell's metadata by the
+:class:`NameExercises` preprocessor that the exporter runs first.
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from jinja2 import BytecodeCache
+from jinja2 import BytecodeCache, FileSystemLoader
 from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
+from nbconvert.preprocessors import Preprocessor
+from traitlets import default
+
+from ..checks import visible_checks
+
+# nbgrader's GenerateFeedback asks for its template by this name; ours extends it.
+NBGRADER_FEEDBACK = "feedback"
+TEMPLATES = Path(__file__).with_name("templates")
+FEEDBACK_TEMPLATE = "softplus_feedback.html.j2"
 
 # The text nbconvert gives an image that has none (nbconvert.exporters.html).
 MISSING_ALT = "No description has been provided for this image"
@@ -106,10 +124,67 @@ def add_accessibility(html: str) -> str:
     return _START_TAG.sub(_with_accessibility, html)
 
 
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+class NameExercises(Preprocessor):
+    """Put each test cell's exercise, the function it checks, in the cell's metadata
+    (``softplus.exercise``), for the feedback page's table of contents.
+
+    The function is the one the lesson's visible checks give for the test cell's ``grade_id``
+    (``softplus_course/visible/<lesson>.json``, written from ``specs/`` by ``make release``);
+    a test cell they do not know (a lesson without visible checks, a cell added in nbgrader's
+    own way) is named by its ``grade_id``, so that a name never stops feedback being written.
+    """
+
+    def preprocess(self, nb, resources):
+        lesson = (resources or {}).get("nbgrader", {}).get("assignment")
+        self._functions = exercise_functions(lesson) if lesson else {}
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        if _is_test_cell(cell):
+            grade_id = cell.metadata["nbgrader"].get("grade_id", "")
+            meta = cell.metadata.setdefault("softplus", {})
+            meta["exercise"] = self._functions.get(grade_id, grade_id)
+        return cell, resources
+
+
+def exercise_functions(lesson: str) -> dict[str, str]:
+    """``{test cell grade_id: function}`` of a lesson, from its visible checks ({} when this
+    course has none for it)."""
+    try:
+        exercises = visible_checks(lesson)["exercises"]
+    except FileNotFoundError:  # no such lesson in softplus_course/visible
+        return {}
+    return {grade_id: exercise["function"] for grade_id, exercise in exercises.items()}
+
+
 class FeedbackHTMLExporter(HTMLExporter):
     """HTMLExporter (configured by nbgrader's GenerateFeedback as usual) sharing compiled
-    templates between submissions and adding its accessibility attributes without re-parsing
-    the page."""
+    templates between submissions, adding its accessibility attributes without re-parsing
+    the page, and naming the exercises in the table of contents of nbgrader's feedback page.
+
+    Asked for another template (``template_name="lab"``, or a ``template_file`` of one's own),
+    it renders that one, unchanged."""
+
+    def __init__(self, config=None, **kw):
+        super().__init__(config=config, **kw)
+        self.register_preprocessor(NameExercises, enabled=True)
+
+    @default("extra_loaders")
+    def _default_extra_loaders(self):
+        # Tried before nbconvert's template paths; holds only templates named as no
+        # nbconvert or nbgrader template is, so it shadows none of theirs.
+        return [FileSystemLoader(str(TEMPLATES))]
+
+    @default("template_file")
+    def _default_template_file(self):
+        if self.template_name == NBGRADER_FEEDBACK:
+            return FEEDBACK_TEMPLATE
+        return super()._template_file_default()
 
     def _create_environment(self):
         environment = super()._create_environment()

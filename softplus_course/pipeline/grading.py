@@ -689,7 +689,7 @@ def grade_course(
             changed=changed,
             shard=shard,
         )
-    except SandboxUnavailable as exc:
+    except (SandboxUnavailable, late.DueDateError) as exc:
         print(f"Not grading: {exc}")
         return 2
     narrowed = students is not None or lessons is not None or changed or shard is not None

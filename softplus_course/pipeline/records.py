@@ -74,8 +74,8 @@ class Record:
     seconds: float = 0.0
     graded_at: datetime | None = None
     max_scores: dict[str, float] = field(default_factory=dict)
-    # {exercise: [{"name", "points", "earned", "hidden", "message"}, ...]}: each property's
-    # result, with the failure message the student read ("" when it passed).
+    # {exercise: [{"name", "points", "earned", "hidden", "section", "problem"}, ...]}: each
+    # property's result, with the failure message the student read ("" when it passed).
     properties: dict[str, list[dict]] = field(default_factory=dict)
     # {exercise: points}: for each exercise scored by hand in the gradebook, its maximum when
     # the grader first saw that manual score (kept across regrades, which keep manual scores).
