@@ -26,6 +26,7 @@ from softplus_course.pipeline.corpus import (
     ATTACKS,
     EXPECTED,
     FAKE_PACKAGE,
+    FORGED,
     HACKED,
     LESSON,
     MARKER,
@@ -35,6 +36,7 @@ from softplus_course.pipeline.corpus import (
 )
 from softplus_course.pipeline.grading import GRADER_COMMENT
 from softplus_course.pipeline.lessons import Lesson
+from softplus_course.pipeline.records import load_records
 
 pytestmark = pytest.mark.slow
 CELL_TIMEOUT_S = "10"
@@ -216,6 +218,19 @@ def test_what_needs_a_look_is_flagged_in_the_gradebook_with_its_reason(corpus):
                 assert nb.flagged, student
                 assert mine == [f"{GRADER_COMMENT} {r.status}: {r.reason}"], student
     assert attention == {"review", "not graded"}  # the corpus has both kinds
+
+
+def test_grader_metadata_made_up_by_a_notebook_is_ignored(corpus):
+    """A notebook that brings its own "softplus" cell metadata (the key under which the grader
+    records property results and a lost kernel) changes neither the reason nor the records."""
+    r = corpus["first"]["forged_grader_metadata"]
+    assert "kernel died" not in r.reason and "forged" not in r.reason, r.reason
+    records = load_records(f"sqlite:///{corpus['course'] / 'gradebook.db'}")
+    props = records[("forged_grader_metadata", LESSON)].properties
+    assert set(props) == set(r.max_scores)
+    names = [p["name"] for ps in props.values() for p in ps]
+    assert FORGED not in names and names
+    assert sum(p["earned"] for ps in props.values() for p in ps) == r.score
 
 
 def test_no_file_of_the_course_changed(corpus):

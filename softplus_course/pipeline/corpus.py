@@ -45,6 +45,7 @@ class Expected:
 
 
 LESSON = "01_definition"
+FORGED = "forged property"  # the name of a property result a notebook makes up
 
 # The code each case puts in place of a correct answer (by answer cell), or None when the case
 # changes something else.
@@ -147,6 +148,8 @@ EXPECTED: dict[str, Expected] = {
     "broken_schema": Expected("not graded", ZERO, "is not a valid notebook"),
     "unknown_kernel": Expected("graded", FULL),
     "control": Expected("graded", FULL),
+    # Cell metadata under the grader's key, made up: a lost kernel and perfect properties.
+    "forged_grader_metadata": Expected("graded", _with(test_relu=0)),
     "wrong_lesson": Expected("not graded", ZERO, "none of the exercises of 01_definition"),
 }
 
@@ -566,6 +569,13 @@ def build(release, complete, other_lesson_release) -> dict[str, object]:
     unknown_kernel.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "?"}
     cases["unknown_kernel"] = unknown_kernel
     cases["control"] = copy.deepcopy(complete)
+    forged = answered({"relu": "def relu(x):\n    return x\n"})
+    for cell in forged.cells:
+        cell.metadata["softplus"] = {
+            "kernel_died": "the kernel died in cell forged (made up by the notebook)",
+            "properties": [{"name": FORGED, "points": 99, "earned": 99, "hidden": False}],
+        }
+    cases["forged_grader_metadata"] = forged
     cases["broken_json"] = '{"cells": [ {"cell_type": "code", '
     cases["broken_schema"] = json.dumps({"cells": "none", "nbformat": 4, "nbformat_minor": 5})
     cases["wrong_lesson"] = (

@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 KERNEL_DIED = "KernelDied"
+GRADER_METADATA = "softplus"  # the key of cell metadata that only the grader writes
 REPLY_LIMIT = 32 * 1024 * 1024  # characters of one probe reply (JSON) the grader reads at most
 # Characters of output the grader keeps from one cell: past it, a notebook that prints without
 # end cannot fill the grader's memory (nbgrader's LimitOutput then shortens what was kept).
@@ -234,6 +235,10 @@ class TrustedGrade(ResilientExecute):
         if not path.is_file():
             raise FileNotFoundError(f"no check specification {path} for {info['assignment']}")
         self._spec = load_spec(path)
+        # Cell metadata "softplus" is the grader's own record (properties, a lost kernel), read
+        # by the pipeline after grading: whatever a submission brought under that key goes.
+        for cell in nb.cells:
+            cell.get("metadata", {}).pop(GRADER_METADATA, None)
         self._student = info["student"]
         self._lesson = info["assignment"]
         self._box = (
@@ -299,7 +304,7 @@ class TrustedGrade(ResilientExecute):
                 "execute_result", data={"text/plain": repr(float(earned))}, execution_count=None
             ),
         ]
-        meta = cell.metadata.setdefault("softplus", {})
+        meta = cell.metadata.setdefault(GRADER_METADATA, {})
         meta["properties"] = [
             {
                 "name": r.name,
