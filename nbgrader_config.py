@@ -113,3 +113,9 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.SanitizeHTML.enabled = True
+# Math on the feedback pages is typeset by MathJax 2 from the package jupyter-server-mathjax,
+# served by the Jupyter server that shows the page, not from a CDN: it works without internet.
+# Install it wherever students open their feedback (on JupyterHub: in the users' image). In
+# JupyterLab a student opens the page and clicks "Trust HTML" (JupyterLab runs no script of an
+# untrusted page), or opens it in a new browser tab. How: softplus_feedback.html.j2 in
+# softplus_course/pipeline/templates/.

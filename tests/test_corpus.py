@@ -247,14 +247,15 @@ def test_no_process_is_left_after_grading(corpus):
     assert corpus["left_second"] == [], corpus["left_second"]
 
 
-def test_only_the_notebook_reaches_autograded_and_feedback(corpus):
+def test_only_the_notebook_and_release_files_reach_autograded_and_feedback(corpus):
     course = corpus["course"]
     for student, r in corpus["first"].items():
         if r.status == "not graded":
             continue
         for area, allowed in (
-            ("autograded", {f"{LESSON}.ipynb"}),
-            ("feedback", {f"{LESSON}.html"}),
+            # nbgrader's release_feedback needs the submission's time and secret beside them.
+            ("autograded", {f"{LESSON}.ipynb", "timestamp.txt", "submission_secret.txt"}),
+            ("feedback", {f"{LESSON}.html", "timestamp.txt", "submission_secret.txt"}),
         ):
             folder = course / area / student / LESSON
             found = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}

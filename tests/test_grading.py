@@ -312,3 +312,21 @@ def test_fill_answers_only_and_overrides():
     assert "raise NotImplementedError()" in {c.get("id"): c.source for c in release.cells}["relu"]
     with pytest.raises(ValueError, match="no_such_cell"):
         fill_answers(release, source, overrides={"no_such_cell": ""})
+
+
+def test_a_nursery_is_started_only_when_it_pays_off(monkeypatch):
+    """Fewer than two submissions per worker (a resubmission graded with --changed) get fresh
+    sandboxes; from two per worker on, kernels are forked from a nursery."""
+    started = []
+    monkeypatch.setattr(
+        grading_module, "_start_worker", lambda *args: started.append((args[4], args[6]))
+    )
+    monkeypatch.setattr(grading_module, "_grade_pair", lambda pair: pair)
+    for n in (1, 2, 3):
+        pairs = [(f"s{i}", FIRST.name) for i in range(n)]
+        assert grading_module._grade(ROOT, "sqlite://", {}, pairs, 1, True, True) == pairs
+    assert [nursery for nursery, _ in started] == [False, True, True]
+    assert started[0][1] == [("s0", FIRST.name)]  # the worker warms only this run's lessons
+    started.clear()
+    grading_module._grade(ROOT, "sqlite://", {}, [("s0", FIRST.name)], 1, True, False)
+    assert started[0][0] is False  # never when it is not asked for

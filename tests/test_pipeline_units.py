@@ -435,3 +435,77 @@ def test_two_grading_runs_as_root_take_turns(tmp_path, monkeypatch):
     finally:
         release.set()
         first.join(60)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0, reason="the lock is taken only as root"
+)
+def test_nbgraders_own_autograde_waits_for_a_grading_run(tmp_path, monkeypatch):
+    """The Formgrader's Autograde button grades through TrustedGrade alone: it takes the
+    machine-wide lock itself, before it makes a sandbox, so it never runs beside `make grade`.
+    The pipeline holds the lock for its whole run and turns this off."""
+    from pathlib import Path
+
+    from softplus_course.pipeline import preprocessors, sandbox
+    from softplus_course.pipeline.nbgrader_ops import make_api, make_grading_api
+
+    root = Path(__file__).resolve().parents[1]
+    assert TrustedGradeFor(make_api(root)).take_grading_lock is True
+    graded = make_grading_api(root, db_url="sqlite://", sandbox=True, slot=0)
+    assert TrustedGradeFor(graded).take_grading_lock is False
+
+    lock = tmp_path / "grading.lock"
+    monkeypatch.setattr(sandbox, "GRADING_LOCK", lock)
+    ctx = multiprocessing.get_context("spawn")
+    held, release, done = ctx.Event(), ctx.Event(), ctx.Event()
+    first = ctx.Process(target=_hold_the_grading_lock, args=(lock, held, release, done))
+    first.start()
+    try:
+        assert held.wait(60), "the first run never took the lock"
+
+        class Made(Exception):
+            pass
+
+        def kernel_box(*args, **kwargs):
+            assert done.is_set(), "a sandbox was made while another run held the lock"
+            raise Made
+
+        monkeypatch.setattr(preprocessors, "kernel_box", kernel_box)
+        grader = TrustedGradeFor(make_api(root))
+        monkeypatch.setattr(grader.log, "warning", lambda *a: release.set())
+        nb = new_notebook(cells=[new_code_cell("1")])
+        resources = {"nbgrader": {"assignment": "01_definition", "student": "ada"}}
+        with pytest.raises(Made):
+            grader.preprocess(nb, resources)
+    finally:
+        release.set()
+        first.join(60)
+
+
+def TrustedGradeFor(api):  # noqa: N802 - reads as the class it makes
+    from softplus_course.pipeline.preprocessors import TrustedGrade
+
+    return TrustedGrade(config=api.config)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0, reason="the lock is taken only as root"
+)
+def test_a_grading_run_inside_another_in_one_process_does_not_wait_for_itself(
+    tmp_path, monkeypatch
+):
+    import threading
+
+    from softplus_course.pipeline import sandbox
+
+    monkeypatch.setattr(sandbox, "GRADING_LOCK", tmp_path / "grading.lock")
+    said, finished = [], threading.Event()
+
+    def nested():
+        with sandbox.one_grading_run(report=said.append):
+            with sandbox.one_grading_run(report=said.append):
+                finished.set()
+
+    threading.Thread(target=nested, daemon=True).start()
+    assert finished.wait(20), "the inner run waited for the lock its own process holds"
+    assert said == []

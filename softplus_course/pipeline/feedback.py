@@ -16,13 +16,16 @@ template, made cheaper in two ways that do not change the page a student reads.
 - **Highlighted code is kept.** Most code cells are the same in every submission of a lesson;
   pygments highlights each distinct cell source once per grading process (0.1–0.2 s a page).
 
-One thing of the page does change: its table of contents names the exercises. nbgrader's
+Two things of the page do change. Its table of contents names the exercises: nbgrader's
 feedback template lists every test cell as "Test cell"; where nbgrader asks for that template
 (``template_name`` "feedback", set by its GenerateFeedback), this exporter renders
 ``templates/softplus_feedback.html.j2``, which extends nbgrader's page and writes "Exercise
 ``softplus`` — 3 / 4 points". The exercise's function comes from the lesson's visible checks
 (written by ``make release`` from ``specs/``), put in each test cell's metadata by the
-:class:`NameExercises` preprocessor that the exporter runs first.
+:class:`NameExercises` preprocessor that the exporter runs first. And its math is typeset by
+MathJax from the Jupyter server that shows the page (the package jupyter-server-mathjax), not
+from the CDN nbgrader's page names, so that it works on a network without internet; the
+template says how.
 """
 
 from __future__ import annotations

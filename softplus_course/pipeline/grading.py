@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import secrets
 import shutil
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -36,7 +38,7 @@ from .lessons import (
     read_notebook,
 )
 from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
-from .preprocessors import KERNEL_DIED, TrustedGrade
+from .preprocessors import GRADER_METADATA, KERNEL_DIED, TrustedGrade
 from .records import (
     Record,
     course_hash,
@@ -112,9 +114,19 @@ def copy_course(root: Path | str, destination: Path | str, lessons: Iterable[str
     return destination
 
 
-def place_submission(course: Path | str, student: str, lesson: str, notebook) -> Path:
+def place_submission(
+    course: Path | str,
+    student: str,
+    lesson: str,
+    notebook,
+    submitted_at: datetime | None = None,
+) -> Path:
     """Put ``notebook`` (a NotebookNode, or raw text for a broken file) where nbgrader looks
-    for ``student``'s submission of ``lesson``; return its path."""
+    for ``student``'s submission of ``lesson``, with the time it was handed in beside it in
+    ``timestamp.txt`` as nbgrader's ``collect`` writes it (``submitted_at``, aware; default
+    now); return the notebook's path."""
+    from .lms import write_timestamp  # lms imports this module
+
     folder = Path(course) / "submitted" / student / lesson
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{lesson}.ipynb"
@@ -122,6 +134,7 @@ def place_submission(course: Path | str, student: str, lesson: str, notebook) ->
         path.write_text(notebook, encoding="utf-8")
     else:
         nbformat.write(notebook, path)
+    write_timestamp(folder, submitted_at or datetime.now(timezone.utc))
     return path
 
 
@@ -223,7 +236,7 @@ def _execution_notes(root: Path, student: str, info: _LessonInfo) -> list[str]:
         if "CellTimeoutError" in names:  # the interrupt that ended it is no news
             names = ["CellTimeoutError"]
         died = [o.get("evalue", "") for o in errors if o.get("ename") == KERNEL_DIED]
-        died.append(cell.get("metadata", {}).get("softplus", {}).get("kernel_died", ""))
+        died.append(cell.get("metadata", {}).get(GRADER_METADATA, {}).get("kernel_died", ""))
         notes += [d.split(" (")[0] for d in died if d and not d.startswith("not run")]
         if meta.get("solution"):
             notes += [f"{meta.get('grade_id')}: {n}" for n in names if n != KERNEL_DIED]
@@ -277,6 +290,10 @@ SQLITE_BUSY_TIMEOUT_S = 60
 # locked, an error in this pipeline) is tried this many times before it is reported.
 ATTEMPTS = 3
 GRADEBOOK_BUSY = "database is locked"  # SQLite's words when the busy timeout ran out
+# Bytes of a submission_secret.txt that grading copies into feedback/ at most.
+SECRET_LIMIT = 1024
+# Submissions per worker from which a run forks its kernels from a nursery (see _grade).
+NURSERY_FROM = 2
 
 
 def gradebook_url(root: Path) -> str:
@@ -451,8 +468,12 @@ def _prepare_gradebook(root: Path, db_url: str, infos, pairs) -> None:
 
 def _grade(root, db_url, infos, pairs, jobs, sandbox, nursery) -> list[SubmissionResult]:
     jobs = min(jobs, len(pairs))
+    # A nursery costs a few seconds to start (it imports every lesson's libraries) and saves a
+    # few on each submission after the first: it pays off from about two per worker. A run
+    # with fewer (`grade --changed` after a resubmission) starts a fresh sandbox for each.
+    nursery = nursery and len(pairs) >= NURSERY_FROM * jobs
     if jobs <= 1:
-        _start_worker(root, db_url, infos, sandbox, nursery, None)
+        _start_worker(root, db_url, infos, sandbox, nursery, None, pairs)
         try:
             return [_grade_pair(pair) for pair in pairs]
         finally:
@@ -468,7 +489,7 @@ def _grade(root, db_url, infos, pairs, jobs, sandbox, nursery) -> list[Submissio
         jobs,
         mp_context=context,
         initializer=_start_worker,
-        initargs=(root, db_url, infos, sandbox, nursery, slots),
+        initargs=(root, db_url, infos, sandbox, nursery, slots, pairs),
     ) as pool:
         return list(pool.map(_grade_pair, pairs))
 
@@ -477,15 +498,21 @@ _worker: dict = {}  # what one grading process keeps between submissions
 
 
 def _start_worker(
-    root: Path, db_url: str, infos: dict[str, _LessonInfo], sandbox: bool, nursery: bool, slots
+    root: Path,
+    db_url: str,
+    infos: dict[str, _LessonInfo],
+    sandbox: bool,
+    nursery: bool,
+    slots,
+    pairs: list[tuple[str, str]],
 ):
     slot = 0 if slots is None else slots.get()
     api = make_grading_api(root, db_url=db_url, sandbox=sandbox, slot=slot, nursery=nursery)
     TrustedGrade(config=api.config).start_nursery()
-    for name in infos:
+    for name in sorted({lesson for _, lesson in pairs} & set(infos)):
         path = root / "specs" / f"{name}.py"
         if path.is_file():
-            # Every submission of the lesson needs them: compute them once, now. A broken
+            # Every submission of the run's lessons needs them: compute them once, now. A broken
             # specification is reported with each of that lesson's submissions, by TrustedGrade.
             with suppress(Exception):
                 warm_references(load_spec(path))
@@ -580,7 +607,7 @@ def _properties(root: Path, result: SubmissionResult) -> dict[str, list[dict]]:
     out = {}
     for cell in read_notebook(path).cells:
         meta = cell.get("metadata", {})
-        props = meta.get("softplus", {}).get("properties")
+        props = meta.get(GRADER_METADATA, {}).get("properties")
         if props is not None:
             out[meta.get("nbgrader", {}).get("grade_id", cell.get("id", "?"))] = props
     return out
@@ -608,6 +635,7 @@ def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) ->
             result.notes.append("tampering: " + "; ".join(tampering))
         _read_scores(db_url, info.lesson, student, result)
         check(api.generate_feedback(folder, student, force=True), "feedback")
+        _add_release_files(api, root, student, folder)
     except (_Skip, NbgraderFailure) as exc:
         if GRADEBOOK_BUSY in str(exc):
             raise  # the gradebook's fault, not the submission's: _grade_pair tries again
@@ -615,6 +643,53 @@ def _grade_one(api, root: Path, db_url: str, result: SubmissionResult, infos) ->
         result.notes.append(_last_line(str(exc)))
         result.scores = {name: 0.0 for name in result.max_scores}
         _record_zero(db_url, folder, student)
+
+
+def _add_release_files(api, root: Path, student: str, lesson: str) -> None:
+    """Put beside the feedback page the two files nbgrader's ``release_feedback`` reads there,
+    ``timestamp.txt`` and ``submission_secret.txt`` (grading copies nothing but the notebook:
+    :func:`.nbgrader_ops.make_grading_api`), in ``autograded/`` too, from where nbgrader's own
+    ``generate_feedback`` (the Formgrader's button) copies them into the feedback it rewrites.
+
+    The secret is the one ``nbgrader collect`` brought from the exchange: with it the student's
+    ``fetch_feedback`` finds the released page (a hash of the secret and the notebook's name).
+    A submission that did not come through the exchange has none, and no student can fetch
+    its page from there; a random one, as nbgrader's ``submit`` makes, lets the lesson's
+    feedback be released all the same.
+    """
+    from .lms import write_timestamp  # lms imports this module
+
+    submitted = root / "submitted" / student / lesson
+    # The time autograding read into the gradebook (nbgrader's own reader of timestamp.txt).
+    moment = api.coursedir.get_existing_timestamp(str(submitted))
+    if moment is None:
+        # No timestamp.txt (a folder copied by hand, or `make demo-grade`): the notebook's
+        # modification time, the time lms-import also falls back to for a file without one.
+        # It is the best the folder says about when this version was handed in, and stays the
+        # same however often the submission is regraded. release_feedback only logs it and a
+        # student's fetch_feedback does not use it. Lateness is not decided by it either: that
+        # comes from submitted/, and nothing is written there, where a timestamp would change
+        # the content hash `grade --changed` compares and could make an untimed submission
+        # late under a due date (late.py).
+        notebook = submitted / f"{lesson}.ipynb"
+        moment = datetime.fromtimestamp(notebook.stat().st_mtime, timezone.utc)
+    else:
+        moment = moment.replace(tzinfo=timezone.utc)  # nbgrader's parse_utc: naive UTC
+    secret_file = submitted / "submission_secret.txt"
+    # nbgrader's secrets are 128 hex digits; anything else in a submitted folder is not one.
+    if (
+        secret_file.is_file()
+        and not secret_file.is_symlink()
+        and secret_file.stat().st_size <= SECRET_LIMIT
+    ):
+        secret = secret_file.read_bytes()  # as it is: the student's copy must hash the same
+    else:
+        secret = secrets.token_hex(64).encode()
+    for written, page in (("autograded", f"{lesson}.ipynb"), ("feedback", f"{lesson}.html")):
+        folder = root / written / student / lesson
+        (folder / "submission_secret.txt").write_bytes(secret)
+        for path in (write_timestamp(folder, moment), folder / "submission_secret.txt"):
+            shutil.copymode(folder / page, path)  # the permissions nbgrader gave the folder
 
 
 def _last_line(text: str) -> str:

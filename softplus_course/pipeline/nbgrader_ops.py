@@ -74,6 +74,7 @@ def make_grading_api(
     cfg.TrustedGrade.sandbox = sandbox
     cfg.TrustedGrade.slot = slot
     cfg.TrustedGrade.nursery = nursery
+    cfg.TrustedGrade.take_grading_lock = False  # grade() holds it for the whole run
     ignore = cfg.CourseDirectory.ignore if "ignore" in cfg.CourseDirectory else []
     cfg.CourseDirectory.ignore = [*ignore, "*"]
     return NbGraderAPI(config=cfg)

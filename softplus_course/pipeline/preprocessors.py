@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import json
-from contextlib import suppress
+from contextlib import nullcontext, suppress
 from pathlib import Path
 
 import nbformat
@@ -40,6 +40,7 @@ from .sandbox import (
     Sandbox,
     SandboxedKernelManager,
     kernel_box,
+    one_grading_run,
     start_nursery,
 )
 
@@ -225,6 +226,13 @@ class TrustedGrade(ResilientExecute):
         "libraries once (sandbox.Nursery), instead of starting a sandbox per submission",
     ).tag(config=True)
 
+    take_grading_lock = Bool(
+        True,
+        help="grading as root in the sandbox, hold the machine-wide grading lock while a "
+        "notebook is graded (sandbox.one_grading_run); the pipeline's grade() holds it for its "
+        "whole run and turns this off. On for nbgrader's own autograde (the Formgrader's button)",
+    ).tag(config=True)
+
     _spec: LessonSpec | None = None
     _box: Sandbox | NurseryBox | None = None
 
@@ -241,17 +249,23 @@ class TrustedGrade(ResilientExecute):
             cell.get("metadata", {}).pop(GRADER_METADATA, None)
         self._student = info["student"]
         self._lesson = info["assignment"]
-        self._box = (
-            kernel_box(self._limits(), slot=self.slot, nursery=self.nursery)
-            if self.sandbox
-            else None
+        lock = (
+            one_grading_run(report=self.log.warning)
+            if self.sandbox and self.take_grading_lock
+            else nullcontext()
         )
-        try:
-            return super().preprocess(nb, resources, km)
-        finally:
-            if self._box is not None:
-                self._box.cleanup()
-                self._box = None
+        with lock:
+            self._box = (
+                kernel_box(self._limits(), slot=self.slot, nursery=self.nursery)
+                if self.sandbox
+                else None
+            )
+            try:
+                return super().preprocess(nb, resources, km)
+            finally:
+                if self._box is not None:
+                    self._box.cleanup()
+                    self._box = None
 
     def start_nursery(self) -> None:
         """Start this grading process's nursery now, if grading will use one (as root, with the
