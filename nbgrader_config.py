@@ -113,6 +113,23 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.SanitizeHTML.enabled = True
+
+# The Formgrader's page of a submission: nbgrader's, with MathJax from the Jupyter server (the
+# package jupyter-server-mathjax) instead of a CDN (softplus_course/pipeline/templates/
+# softplus_formgrade). Feedback keeps nbgrader's feedback template (FeedbackHTMLExporter is an
+# HTMLExporter: its own section wins over this one).
+from importlib.util import find_spec  # noqa: E402
+
+_TEMPLATES = os.path.join(
+    find_spec("softplus_course").submodule_search_locations[0], "pipeline", "templates"
+)
+_NBGRADER_TEMPLATES = os.path.join(
+    os.path.dirname(find_spec("nbgrader").origin), "server_extensions", "formgrader", "templates"
+)
+c.HTMLExporter.template_name = "softplus_formgrade"
+c.HTMLExporter.extra_template_basedirs = [_TEMPLATES, _NBGRADER_TEMPLATES]
+c.HTMLExporter.extra_template_paths = [_TEMPLATES, _NBGRADER_TEMPLATES]
+c.FeedbackHTMLExporter.template_name = "feedback"
 # Math on the feedback pages is typeset by MathJax 2 from the package jupyter-server-mathjax,
 # served by the Jupyter server that shows the page, not from a CDN: it works without internet.
 # Install it wherever students open their feedback (on JupyterHub: in the users' image). In

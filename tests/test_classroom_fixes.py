@@ -281,6 +281,49 @@ def test_the_mathjax_a_feedback_page_loads_is_installed(classroom):
     assert 'webFont: "STIX-Web"' in page.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
+def test_the_formgraders_page_loads_mathjax_from_its_server(classroom, monkeypatch):
+    """The Formgrader renders a submission with HTMLExporter and nbgrader's formgrade template,
+    which loads MathJax from a CDN; the course's configuration gives it our template on top,
+    with MathJax from the Jupyter server that serves the Formgrader."""
+    from jupyter_server_mathjax.app import MathJaxExtension
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader.formgrader import FormgradeExtension
+
+    monkeypatch.chdir(classroom.course)
+    formgrader = FormgradeExtension()
+    formgrader.root_dir = str(classroom.course)
+    formgrader.initialize([])
+    exporter = HTMLExporter(config=formgrader.config)  # as its init_tornado_settings does
+    resources = {  # what its SubmissionHandler passes
+        "assignment_id": LESSON.name,
+        "notebook_id": LESSON.name,
+        "submission_id": "x",
+        "index": 0,
+        "total": 2,
+        "base_url": "/user/teacher",
+        "student": BY_HAND,
+        "last_name": "",
+        "first_name": "",
+        "notebook_path": "autograded/x.ipynb",
+    }
+    notebook = classroom.course / "autograded" / BY_HAND / LESSON.name / LESSON.notebook
+    html, _ = exporter.from_filename(str(notebook), resources=resources)
+    page = classroom.course / "formgrade.html"
+    page.write_text(html, encoding="utf-8")
+    sources = [s["src"] for s in _scripts(page) if s.get("src")]
+    assert not [src for src in sources if re.match(r"(?i)\s*(https?:)?//", src)], sources
+    assert "cdnjs" not in html
+    assert "/user/teacher/formgrader/static/js/formgrade.js" in sources  # nbgrader's page still
+    mathjax = [urlsplit(src) for src in sources if "MathJax.js" in src]
+    assert len(mathjax) == 1
+    prefix = f"/user/teacher/static/{MathJaxExtension.name}/"
+    assert mathjax[0].path.startswith(prefix)
+    static = Path(MathJaxExtension.static_paths[0])
+    assert (static / mathjax[0].path.removeprefix(prefix)).is_file()
+    assert 'webFont: "STIX-Web"' in html
+
+
 # --- 3. the Formgrader's Autograde ------------------------------------------------------------
 
 
