@@ -17,6 +17,25 @@ SAMPLES = ROOT / "tests" / "sample_submissions"
 LESSONS = discover_lessons(ROOT)
 LESSON_IDS = [lesson.name for lesson in LESSONS]
 
+# Browser tests drive Debian's Chromium, never a downloaded browser, with these flags.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def launch_chromium(playwright, timeout_ms: float = 30_000):
+    """Debian's Chromium, headless, through Playwright (raises Playwright's Error if it cannot
+    start: each browser test says what it needs)."""
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=timeout_ms
+    )
+
+
 # The bundled submissions are student work to grade, not notebooks for nbval to run.
 collect_ignore_glob = ["sample_submissions/*"]
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import LESSONS, ROOT
+from conftest import CHROMIUM, LESSONS, ROOT, launch_chromium
 
 from softplus_course.pipeline import read_notebook
 from softplus_course.pipeline.lessons import answer_cells, graded_cells
@@ -42,14 +42,6 @@ except ImportError:  # pragma: no cover - reported by the `browser` fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 UI_TIMEOUT_MS = 30_000  # a page, a notebook, a menu or a dialog appearing
 RUN_TIMEOUT_MS = 120_000  # running a whole lesson, or validating it
@@ -100,9 +92,7 @@ def browser():
         _unavailable(f"{CHROMIUM} is missing")
     with sync_playwright() as playwright:
         try:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=UI_TIMEOUT_MS
-            )
+            chromium = launch_chromium(playwright, UI_TIMEOUT_MS)
         except PlaywrightError as exc:
             _unavailable(f"Playwright cannot launch it: {str(exc).splitlines()[0]}")
         yield chromium

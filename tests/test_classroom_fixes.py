@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import nbformat
 import pytest
-from conftest import LESSONS, ROOT, SAMPLES
+from conftest import CHROMIUM, LESSONS, ROOT, SAMPLES, launch_chromium
 from nbgrader.api import Gradebook
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
@@ -422,14 +422,6 @@ def test_the_formgraders_autograde_scores_as_make_grade_does(classroom, tmp_path
 
 # --- in a browser ---------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 # A JupyterHub-like base URL that itself holds "/files/", the harder case for the page.
 BASE_URL = "/user/files/"
 TYPESET = """() => window.MathJax && MathJax.Hub && MathJax.Hub.queue
@@ -520,7 +512,7 @@ def chromium(lab):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 

@@ -56,7 +56,7 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from conftest import LESSONS, ROOT
+from conftest import CHROMIUM, LESSONS, ROOT, launch_chromium
 
 from softplus_course.pipeline import fill_answers, read_notebook
 from softplus_course.pipeline.grading import copy_course
@@ -72,14 +72,6 @@ GUIDE = ROOT / "docs" / "jupyterhub.md"
 REQUIREMENTS = DEPLOY / "requirements.txt"
 LESSON = LESSONS[0]  # 01_definition: released, submitted, graded
 COURSE_ID = "softplus"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 ARTIFACTS = ROOT / "artifacts" / "hub"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 UI_TIMEOUT_MS = 30_000
@@ -563,9 +555,7 @@ def machine():
 def browser(machine):
     with sync_playwright() as playwright:
         try:
-            chromium = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=UI_TIMEOUT_MS
-            )
+            chromium = launch_chromium(playwright, UI_TIMEOUT_MS)
         except PlaywrightError as exc:
             _unavailable(f"Playwright cannot launch Chromium: {str(exc).splitlines()[0]}")
         yield chromium
