@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import multiprocessing
 import os
@@ -404,12 +405,10 @@ def _hold_the_grading_lock(lock, held, release, done):
         done.set()  # still inside: set before the lock is let go
 
 
-@pytest.mark.skipif(
-    sys.platform != "linux" or os.geteuid() != 0, reason="the lock is taken only as root"
-)
-def test_two_grading_runs_as_root_take_turns(tmp_path, monkeypatch):
-    """Sandboxed runs as root share user ids (and RLIMIT_NPROC counts per user id): a second
-    run waits, says so, and starts only once the first has finished."""
+@contextlib.contextmanager
+def _another_run_holding_the_lock(tmp_path, monkeypatch):
+    """A grading run in another process that holds the grading lock (a file of this test's)
+    until ``release`` is set; ``done`` is set just before it lets go."""
     from softplus_course.pipeline import sandbox
 
     lock = tmp_path / "grading.lock"
@@ -420,6 +419,21 @@ def test_two_grading_runs_as_root_take_turns(tmp_path, monkeypatch):
     first.start()
     try:
         assert held.wait(60), "the first run never took the lock"
+        yield lock, release, done
+    finally:
+        release.set()
+        first.join(60)
+
+
+@pytest.mark.skipif(
+    sys.platform != "linux" or os.geteuid() != 0, reason="the lock is taken only as root"
+)
+def test_two_grading_runs_as_root_take_turns(tmp_path, monkeypatch):
+    """Sandboxed runs as root share user ids (and RLIMIT_NPROC counts per user id): a second
+    run waits, says so, and starts only once the first has finished."""
+    from softplus_course.pipeline import sandbox
+
+    with _another_run_holding_the_lock(tmp_path, monkeypatch) as (lock, release, done):
         said = []
 
         def report(text):
@@ -432,9 +446,6 @@ def test_two_grading_runs_as_root_take_turns(tmp_path, monkeypatch):
         with sandbox.one_grading_run(report=report):  # free again: no waiting
             pass
         assert len(said) == 1
-    finally:
-        release.set()
-        first.join(60)
 
 
 @pytest.mark.skipif(
@@ -446,7 +457,7 @@ def test_nbgraders_own_autograde_waits_for_a_grading_run(tmp_path, monkeypatch):
     The pipeline holds the lock for its whole run and turns this off."""
     from pathlib import Path
 
-    from softplus_course.pipeline import preprocessors, sandbox
+    from softplus_course.pipeline import preprocessors
     from softplus_course.pipeline.nbgrader_ops import make_api, make_grading_api
 
     root = Path(__file__).resolve().parents[1]
@@ -454,14 +465,7 @@ def test_nbgraders_own_autograde_waits_for_a_grading_run(tmp_path, monkeypatch):
     graded = make_grading_api(root, db_url="sqlite://", sandbox=True, slot=0)
     assert TrustedGradeFor(graded).take_grading_lock is False
 
-    lock = tmp_path / "grading.lock"
-    monkeypatch.setattr(sandbox, "GRADING_LOCK", lock)
-    ctx = multiprocessing.get_context("spawn")
-    held, release, done = ctx.Event(), ctx.Event(), ctx.Event()
-    first = ctx.Process(target=_hold_the_grading_lock, args=(lock, held, release, done))
-    first.start()
-    try:
-        assert held.wait(60), "the first run never took the lock"
+    with _another_run_holding_the_lock(tmp_path, monkeypatch) as (_, release, done):
 
         class Made(Exception):
             pass
@@ -477,9 +481,6 @@ def test_nbgraders_own_autograde_waits_for_a_grading_run(tmp_path, monkeypatch):
         resources = {"nbgrader": {"assignment": "01_definition", "student": "ada"}}
         with pytest.raises(Made):
             grader.preprocess(nb, resources)
-    finally:
-        release.set()
-        first.join(60)
 
 
 def TrustedGradeFor(api):  # noqa: N802 - reads as the class it makes

@@ -37,7 +37,14 @@ from .lessons import (
     graded_cells,
     read_notebook,
 )
-from .nbgrader_ops import NbgraderFailure, check, load_config, make_grading_api, release_to
+from .nbgrader_ops import (
+    NbgraderFailure,
+    check,
+    load_config,
+    make_grading_api,
+    release_to,
+    write_timestamp,
+)
 from .preprocessors import GRADER_METADATA, KERNEL_DIED, TrustedGrade
 from .records import (
     Record,
@@ -125,8 +132,6 @@ def place_submission(
     for ``student``'s submission of ``lesson``, with the time it was handed in beside it in
     ``timestamp.txt`` as nbgrader's ``collect`` writes it (``submitted_at``, aware; default
     now); return the notebook's path."""
-    from .lms import write_timestamp  # lms imports this module
-
     folder = Path(course) / "submitted" / student / lesson
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{lesson}.ipynb"
@@ -657,8 +662,6 @@ def _add_release_files(api, root: Path, student: str, lesson: str) -> None:
     its page from there; a random one, as nbgrader's ``submit`` makes, lets the lesson's
     feedback be released all the same.
     """
-    from .lms import write_timestamp  # lms imports this module
-
     submitted = root / "submitted" / student / lesson
     # The time autograding read into the gradebook (nbgrader's own reader of timestamp.txt).
     moment = api.coursedir.get_existing_timestamp(str(submitted))

@@ -116,12 +116,12 @@ from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 
 from nbgrader.api import Gradebook
-from nbgrader.exchange.abc.exchange import Exchange
 from nbgrader.utils import parse_utc
 
 from .grading import clean_line, gradebook_url
 from .late import time_zone
 from .lessons import discover_lessons, graded_cells, read_notebook
+from .nbgrader_ops import write_timestamp
 from .report import REPORTS, SCORES_CSV
 
 __all__ = [
@@ -140,7 +140,6 @@ __all__ = [
 # --- import ------------------------------------------------------------------------------------
 
 # nbgrader's own format for timestamp.txt (what its `collect` writes; its parse_utc reads it).
-TIMESTAMP_FORMAT = Exchange.timestamp_format.default_value
 MAX_NOTEBOOK_MB = 32.0  # a lesson notebook with its outputs is well under 5 MB
 MAX_ENTRIES = 100_000  # 200 students x 8 lessons x a few files, with room to spare
 # A course student id: a folder name in submitted/, and nbgrader's Student.id (128 characters).
@@ -646,16 +645,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".lms-", delete=False) as fh:
         fh.write(data)
     os.replace(fh.name, path)
-
-
-def write_timestamp(folder: Path | str, moment: datetime) -> Path:
-    """Write ``folder/timestamp.txt`` as nbgrader's ``collect`` does (UTC, its default format),
-    for nbgrader's autograde to read; ``moment`` must be aware."""
-    if moment.tzinfo is None:
-        raise ValueError("a submission time needs its time zone")
-    path = Path(folder) / "timestamp.txt"
-    _write_atomic(path, moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT).encode())
-    return path
 
 
 def import_summary(results: list[ImportResult], lms_map: LmsMap) -> str:

@@ -7,10 +7,12 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
 from nbgrader.apps import NbGraderAPI
+from nbgrader.exchange.abc.exchange import Exchange
 from nbgrader.validator import Validator
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
@@ -31,8 +33,25 @@ __all__ = [
     "release_pages",
     "release_to",
     "validate",
+    "write_timestamp",
     "NbgraderFailure",
 ]
+
+
+# The format of nbgrader's timestamp.txt (what its exchange writes and autograde reads).
+TIMESTAMP_FORMAT = Exchange.timestamp_format.default_value
+
+
+def write_timestamp(folder: Path | str, moment: datetime) -> Path:
+    """Write ``folder/timestamp.txt`` as nbgrader's ``collect`` does (UTC, its default format),
+    for nbgrader's autograde to read; ``moment`` must be aware. Written whole or not at all."""
+    if moment.tzinfo is None:
+        raise ValueError("a submission time needs its time zone")
+    path = Path(folder) / "timestamp.txt"
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".timestamp-", delete=False) as fh:
+        fh.write(moment.astimezone(timezone.utc).strftime(TIMESTAMP_FORMAT).encode())
+    os.replace(fh.name, path)
+    return path
 
 
 class NbgraderFailure(RuntimeError):
