@@ -1,4 +1,4 @@
-"""Small, seeded experiments that compare Softplus with ReLU (lesson 08).
+"""Small, seeded experiments that compare Softplus with ReLU (lesson 09).
 
 Everything here runs on a CPU in seconds and gives the same numbers on every run on the same
 machine: data and initial weights come from seeded :class:`torch.Generator` objects, and the

@@ -1,4 +1,4 @@
-"""Tests for softplus_course.experiments: data, training loops, timings (lesson 08).
+"""Tests for softplus_course.experiments: data, training loops, timings (lesson 09).
 
 Every test runs tiny configurations, so the whole file takes a few seconds on one CPU core.
 """

@@ -29,7 +29,7 @@ REVIEWED = {
     "07_pytorch": {
         ("md-27", "600,000"): "the cell prints 5.7e+05 spacings ('almost 600,000')",
     },
-    "08_when_to_use": {
+    "09_when_to_use": {
         ("md-24", "0.5"): "a coefficient of the data's generating formula, chosen",
     },
 }

@@ -52,7 +52,7 @@ PRELOAD = (
     "matplotlib.font_manager",
     "matplotlib.backends.backend_agg",
     "torch",
-    # torch imports these on first use: an optimizer's first step (lesson 08) and gradcheck
+    # torch imports these on first use: an optimizer's first step (lesson 09) and gradcheck
     # (lesson 07) took 1.3-2.3 s in every kernel for torch._dynamo with sympy.
     "torch._dynamo",
     "mpmath",

@@ -91,7 +91,7 @@ PASS_ENV = (
     "OPENBLAS_L2_SIZE",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
-    "NBGRADER_EXECUTION",  # lesson 08 runs its smallest configuration when graded
+    "NBGRADER_EXECUTION",  # lesson 09 runs its smallest configuration when graded
 )
 
 

@@ -1,4 +1,4 @@
-"""Tests for softplus_course.plotting.plot_runs (added for lesson 08)."""
+"""Tests for softplus_course.plotting.plot_runs (added for lesson 09)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Check specification of lesson 08 (When to choose Softplus): 14 points.
+"""Check specification of lesson 09 (When to choose Softplus): 14 points.
 
 Instructor material: the hidden inputs below are what grading adds to the visible checks.
 References are computed here, in the grader: the dead-unit fraction by counting columns, the
@@ -538,4 +538,4 @@ SCENARIOS = [
     ),
 ]
 
-SPEC = LessonSpec("08_when_to_use", [DEAD_UNIT_FRACTION, POISSON_NLL, *SCENARIOS])
+SPEC = LessonSpec("09_when_to_use", [DEAD_UNIT_FRACTION, POISSON_NLL, *SCENARIOS])
