@@ -15,7 +15,13 @@ results; the functions it asks learners to write are not here.
   :mod:`torch.utils.benchmark` (median and interquartile range of many blocks of runs);
 - :func:`poisson_data`, :func:`fit_poisson` — Poisson regression by gradient descent with an
   ``exp``, ``softplus`` or ``relu`` link;
-- :func:`fit_lbfgs` — a one-hidden-layer network fitted with :class:`torch.optim.LBFGS`.
+- :func:`fit_lbfgs` — a one-hidden-layer network fitted with :class:`torch.optim.LBFGS`;
+- :func:`train_mlp`, :func:`matched_widths`, :func:`parameter_count`, :func:`kinked_target` —
+  networks of any depth, with a held-out loss, at matched parameter counts;
+- :func:`compare_runs` — medians, spread and a permutation test for two sets of runs;
+- :func:`time_interleaved`, :func:`activation_callable`, :func:`training_step_callable`,
+  :func:`ratio_verdict` — timings that alternate the contenders round by round;
+- :func:`fused_addmm_activations` — which activations PyTorch's fused matrix product offers.
 
 Import them as ``from softplus_course.experiments import train_shallow, ...``.
 """
@@ -33,6 +39,20 @@ from torch.utils import benchmark
 
 __all__ = [
     "ACTIVATIONS",
+    "SMOOTH_RELUS",
+    "Comparison",
+    "InterleavedTimings",
+    "activation_callable",
+    "compare_runs",
+    "fused_addmm_activations",
+    "kinked_target",
+    "matched_widths",
+    "parameter_count",
+    "rank_correlation",
+    "ratio_verdict",
+    "time_interleaved",
+    "train_mlp",
+    "training_step_callable",
     "LINKS",
     "LBFGSFit",
     "PoissonFit",
@@ -56,7 +76,15 @@ DTYPE = torch.float64
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "relu": torch.relu,
     "softplus": torch.nn.functional.softplus,
+    "leaky_relu": torch.nn.functional.leaky_relu,  # slope 0.01 for z < 0
+    "elu": torch.nn.functional.elu,
+    "gelu": torch.nn.functional.gelu,  # the exact (erf) form
+    "silu": torch.nn.functional.silu,  # also called Swish: z * sigmoid(z)
+    "mish": torch.nn.functional.mish,  # z * tanh(softplus(z))
 }
+
+#: The smooth (or leaky) relatives of ReLU that practitioners choose today.
+SMOOTH_RELUS = ("leaky_relu", "elu", "gelu", "silu", "mish")
 
 #: The links from a linear predictor to a Poisson rate, by name.
 LINKS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
@@ -200,6 +228,10 @@ class TrainingRuns:
         outputs a positive value and gets a positive gradient.
     learning_rates, seeds : numpy.ndarray
         The learning rate and the seed of each run (column).
+    test_loss : numpy.ndarray or None
+        Mean squared error on held-out data, like ``loss`` (:func:`train_mlp` with test data).
+    widths : tuple of int
+        The hidden layers' widths (``(hidden,)`` for one hidden layer; empty if not recorded).
     """
 
     activation: str
@@ -208,6 +240,15 @@ class TrainingRuns:
     off_fraction: np.ndarray
     learning_rates: np.ndarray
     seeds: np.ndarray
+    test_loss: np.ndarray | None = None
+    widths: tuple[int, ...] = ()
+
+    def units_off(self) -> np.ndarray:
+        """The number of hidden units off at the end of each run (integers, one per column)."""
+        total = sum(self.widths) if self.widths else None
+        if total is None:
+            raise ValueError("these runs did not record their widths")
+        return np.round(self.off_fraction[-1] * total).astype(int)
 
     def columns(self, learning_rate: float) -> np.ndarray:
         """The indices of the runs (columns) trained with ``learning_rate``."""
@@ -306,7 +347,7 @@ def train_shallow(
             layers.append((w1, b1, w2, b2))
         stacked = [torch.stack(p).requires_grad_() for p in zip(*layers, strict=True)]
         groups.append({"params": stacked, "lr": rate})
-    opt = torch.optim.Adam(groups) if optimizer == "adam" else torch.optim.SGD(groups)
+    opt = torch.optim.Adam(groups, foreach=True) if optimizer == "adam" else torch.optim.SGD(groups)
     act = ACTIVATIONS[activation]
 
     recorded_steps, losses, offs = [], [], []
@@ -331,6 +372,292 @@ def train_shallow(
         learning_rates=np.repeat(np.array(rates), len(seed_list)),
         seeds=np.tile(np.array(seed_list), len(rates)),
     )
+
+
+def kinked_target(x: torch.Tensor) -> torch.Tensor:
+    """A target with kinks, the counterpart of :func:`smooth_target` of the same size:
+    a triangle wave of period 2 and height 2 plus ``x / 2``, elementwise (kinks at the odd
+    integers)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    return 2.0 * torch.abs(torch.remainder(x, 2.0) - 1.0) - 1.0 + 0.5 * x
+
+
+def parameter_count(widths: Sequence[int], n_inputs: int = 1) -> int:
+    """Weights and biases of a network ``n_inputs -> widths[0] -> ... -> widths[-1] -> 1``."""
+    sizes = [_positive_int(n_inputs, "n_inputs")] + _sequence(widths, "widths", _positive_int)
+    return sum((a + 1) * b for a, b in zip(sizes, sizes[1:] + [1], strict=True))
+
+
+def matched_widths(depth: int, parameters: int, n_inputs: int = 1) -> tuple[int, ...]:
+    """``depth`` equal hidden widths whose :func:`parameter_count` is nearest ``parameters``."""
+    depth = _positive_int(depth, "depth")
+    parameters = _positive_int(parameters, "parameters")
+    best = min(
+        range(1, parameters + 1),
+        key=lambda w: (abs(parameter_count([w] * depth, n_inputs) - parameters), w),
+    )
+    return (best,) * depth
+
+
+def train_mlp(
+    activation: str,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    widths: Sequence[int] = (8,),
+    learning_rates: Sequence[float] = (0.01,),
+    seeds: Sequence[int] = (0,),
+    steps: int = 500,
+    record_every: int = 10,
+    x_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
+) -> TrainingRuns:
+    """Train multilayer perceptrons ``x -> widths[0] -> ... -> 1`` with Adam on the MSE.
+
+    Like :func:`train_shallow` (and with ``widths=(hidden,)`` the same networks from the same
+    initial weights), for any number of hidden layers, and with the loss on held-out data
+    recorded beside the training loss. A unit is *off* when its pre-activation is <= 0 for
+    every training input; ``off_fraction`` is over all hidden units of all layers.
+
+    Parameters
+    ----------
+    activation : str
+        A key of :data:`ACTIVATIONS`.
+    x, y : torch.Tensor
+        Training inputs ``(n, d)`` and targets ``(n, 1)``.
+    widths : sequence of int
+        The hidden layers' widths.
+    learning_rates, seeds, steps, record_every
+        As for :func:`train_shallow`.
+    x_test, y_test : torch.Tensor, optional
+        Held-out inputs and targets (both or neither); then ``test_loss`` is recorded.
+
+    Returns
+    -------
+    TrainingRuns
+    """
+    activation = _name(activation, "activation", list(ACTIVATIONS))
+    x = _tensor_2d(x, "x")
+    y = _tensor_2d(y, "y", columns=1)
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"x and y must have as many rows, got {x.shape[0]} and {y.shape[0]}")
+    width_list = _sequence(widths, "widths", _positive_int)
+    rates = _sequence(learning_rates, "learning_rates", _positive_float)
+    seed_list = _sequence(seeds, "seeds", _seed)
+    steps = _positive_int(steps, "steps")
+    record_every = _positive_int(record_every, "record_every")
+    if (x_test is None) != (y_test is None):
+        raise ValueError("give both x_test and y_test, or neither")
+    if x_test is not None:
+        x_test = _tensor_2d(x_test, "x_test", columns=x.shape[1])
+        y_test = _tensor_2d(y_test, "y_test", columns=1)
+        if y_test.shape[0] != x_test.shape[0]:
+            raise ValueError("x_test and y_test must have as many rows")
+
+    groups = []
+    for rate in rates:
+        nets = []
+        for seed in seed_list:
+            generator = torch.Generator().manual_seed(seed)
+            params, fan_in = [], x.shape[1]
+            for width in [*width_list, 1]:
+                params += _init_layer(fan_in, width, generator)
+                fan_in = width
+            nets.append(params)
+        stacked = [torch.stack(p).requires_grad_() for p in zip(*nets, strict=True)]
+        groups.append({"params": stacked, "lr": rate})
+    opt = torch.optim.Adam(groups, foreach=True)  # one fused update: same numbers, faster
+    act = ACTIVATIONS[activation]
+    n_hidden = sum(width_list)
+
+    def forward(inputs, params, record=False):
+        h, off = inputs, []
+        for i in range(0, len(params) - 2, 2):
+            z = h @ params[i] + params[i + 1]
+            if record:
+                off.append((z <= 0).all(dim=1).to(DTYPE).sum(dim=1))
+            h = act(z)
+        return h @ params[-2] + params[-1], (sum(off) / n_hidden if record else None)
+
+    recorded, losses, offs, tests = [], [], [], []
+    for step in range(steps + 1):
+        if len(groups) == 1:
+            params = groups[0]["params"]
+        else:
+            params = [torch.cat(p) for p in zip(*(g["params"] for g in groups), strict=True)]
+        record = step % record_every == 0 or step == steps
+        out, off = forward(x, params, record)
+        loss = ((out - y) ** 2).mean(dim=(1, 2))
+        if record:
+            recorded.append(step)
+            losses.append(loss.detach().numpy().copy())
+            offs.append(off.detach().numpy().copy())
+            if x_test is not None:
+                with torch.no_grad():
+                    test_out, _ = forward(x_test, params)
+                    tests.append(((test_out - y_test) ** 2).mean(dim=(1, 2)).numpy().copy())
+        if step == steps:
+            break
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+    return TrainingRuns(
+        activation=activation,
+        steps=np.array(recorded),
+        loss=np.array(losses),
+        off_fraction=np.array(offs),
+        learning_rates=np.repeat(np.array(rates), len(seed_list)),
+        seeds=np.tile(np.array(seed_list), len(rates)),
+        test_loss=np.array(tests) if x_test is not None else None,
+        widths=tuple(width_list),
+    )
+
+
+# --- statistics over seeds -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two sets of runs compared by :func:`compare_runs` (``a`` against ``b``).
+
+    Attributes
+    ----------
+    median_a, median_b : float
+        Medians of the two sets.
+    quartiles_a, quartiles_b : tuple of float
+        25th and 75th percentiles (the spread).
+    a_lower : float
+        Paired: the fraction of pairs with ``a < b``. Unpaired: the probability that a run of
+        ``a`` drawn at random is below one of ``b`` (ties count half).
+    p_value : float
+        Two-sided permutation test of "no difference" on ``log10`` of the values: paired, the
+        signs of the per-pair differences are flipped; unpaired, the labels are shuffled. The
+        statistic is the mean (paired) or the difference of the means of the logs.
+    n_a, n_b : int
+    paired : bool
+    exact : bool
+        Whether every permutation was enumerated (else ``resamples`` random ones, seeded).
+    """
+
+    median_a: float
+    median_b: float
+    quartiles_a: tuple[float, float]
+    quartiles_b: tuple[float, float]
+    a_lower: float
+    p_value: float
+    n_a: int
+    n_b: int
+    paired: bool
+    exact: bool
+
+    def __str__(self) -> str:
+        qa = ", ".join(f"{q:.1e}" for q in self.quartiles_a)
+        qb = ", ".join(f"{q:.1e}" for q in self.quartiles_b)
+        return (
+            f"{self.median_a:.2e} [{qa}]  {self.median_b:.2e} [{qb}]  "
+            f"{self.a_lower:4.0%}  p = {self.p_value:.2g}"
+        )
+
+
+def compare_runs(
+    a: object, b: object, *, paired: bool, resamples: int = 20_000, seed: int = 0
+) -> Comparison:
+    """Medians, quartiles, a win fraction and a permutation test for positive values ``a``, ``b``.
+
+    Paired (``a[i]`` and ``b[i]`` share a seed): exact sign-flip test for up to 16 pairs, else
+    ``resamples`` random sign flips. Unpaired: ``resamples`` random relabellings (exact when
+    there are at most that many). The p-value of a random test counts the observed statistic
+    as one of the permutations, so it is never 0.
+    """
+    x = np.asarray(a, dtype=np.float64).ravel()
+    z = np.asarray(b, dtype=np.float64).ravel()
+    if x.size == 0 or z.size == 0:
+        raise ValueError("a and b must not be empty")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(z)) and x.min() > 0 and z.min() > 0):
+        raise ValueError("a and b must hold positive finite numbers")
+    if not isinstance(paired, bool):
+        raise TypeError(f"paired must be a bool, got {type(paired).__name__}")
+    resamples = _positive_int(resamples, "resamples")
+    rng = np.random.default_rng(_seed(seed))
+    la, lb = np.log10(x), np.log10(z)
+    if paired:
+        if x.size != z.size:
+            raise ValueError(f"paired runs must be as many, got {x.size} and {z.size}")
+        d = la - lb
+        observed = abs(d.mean())
+        exact = d.size <= 16
+        if exact:
+            signs = 1 - 2 * ((np.arange(2**d.size)[:, None] >> np.arange(d.size)) & 1)
+        else:
+            signs = rng.choice([-1.0, 1.0], size=(resamples, d.size))
+        stats = np.abs((signs * d).mean(axis=1))
+        hits = int(np.sum(stats >= observed - 1e-12))
+        p = hits / len(stats) if exact else (hits + 1) / (resamples + 1)
+        lower = float(np.mean(x < z))
+    else:
+        pooled = np.concatenate([la, lb])
+        observed = abs(la.mean() - lb.mean())
+        exact = math.comb(pooled.size, x.size) <= resamples
+        if exact:
+            from itertools import combinations
+
+            index = np.array(list(combinations(range(pooled.size), x.size)))
+            mask = np.zeros((len(index), pooled.size), dtype=bool)
+            np.put_along_axis(mask, index, True, axis=1)
+        else:
+            mask = np.zeros((resamples, pooled.size), dtype=bool)
+            for row in mask:
+                row[rng.choice(pooled.size, size=x.size, replace=False)] = True
+        mean_a = (mask * pooled).sum(axis=1) / x.size
+        mean_b = (~mask * pooled).sum(axis=1) / z.size
+        hits = int(np.sum(np.abs(mean_a - mean_b) >= observed - 1e-12))
+        p = hits / len(mask) if exact else (hits + 1) / (resamples + 1)
+        lower = float(np.mean((x[:, None] < z[None, :]) + 0.5 * (x[:, None] == z[None, :])))
+    return Comparison(
+        median_a=float(np.median(x)),
+        median_b=float(np.median(z)),
+        quartiles_a=(float(np.percentile(x, 25)), float(np.percentile(x, 75))),
+        quartiles_b=(float(np.percentile(z, 25)), float(np.percentile(z, 75))),
+        a_lower=lower,
+        p_value=float(p),
+        n_a=int(x.size),
+        n_b=int(z.size),
+        paired=paired,
+        exact=exact,
+    )
+
+
+def rank_correlation(
+    a: object, b: object, *, resamples: int = 20_000, seed: int = 0
+) -> tuple[float, float]:
+    """Spearman's rank correlation of ``a`` and ``b`` (ties get their average rank) and the
+    two-sided p-value of a permutation test (``b`` shuffled ``resamples`` times, seeded)."""
+    x = np.asarray(a, dtype=np.float64).ravel()
+    z = np.asarray(b, dtype=np.float64).ravel()
+    if x.size != z.size or x.size < 3:
+        raise ValueError("a and b must have the same length, at least 3")
+    resamples = _positive_int(resamples, "resamples")
+
+    def ranks(v: np.ndarray) -> np.ndarray:
+        order = np.argsort(v, kind="stable")
+        r = np.empty(v.size)
+        r[order] = np.arange(v.size, dtype=np.float64)
+        for value in np.unique(v):  # ties: the average of their ranks
+            tied = v == value
+            r[tied] = r[tied].mean()
+        return r - r.mean()
+
+    rx, rz = ranks(x), ranks(z)
+    norm = math.sqrt(float((rx**2).sum() * (rz**2).sum()))
+    if norm == 0:
+        return float("nan"), 1.0
+    rho = float((rx * rz).sum() / norm)
+    rng = np.random.default_rng(_seed(seed))
+    shuffled = np.array([rng.permutation(rz) for _ in range(resamples)])
+    stats = np.abs(shuffled @ rx) / norm
+    p = (int(np.sum(stats >= abs(rho) - 1e-12)) + 1) / (resamples + 1)
+    return rho, float(p)
 
 
 # --- timings ---------------------------------------------------------------------------------
@@ -436,11 +763,35 @@ def time_activation(
         raise TypeError(f"backward must be a bool, got {type(backward).__name__}")
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
+    fn = activation_callable(activation, size, backward=backward, dtype=dtype, seed=seed)
+    return time_callable(fn, min_run_time=min_run_time, max_run_time=max_run_time)
+
+
+def activation_callable(
+    activation: str,
+    size: int,
+    *,
+    backward: bool = False,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+) -> Callable[[], None]:
+    """The work :func:`time_activation` times, as a callable without arguments: ``act(x)`` on
+    ``size`` standard normal numbers, or with ``backward=True`` ``act(x).backward(ones)``."""
+    activation = _name(activation, "activation", list(ACTIVATIONS))
+    size = _positive_int(size, "size")
+    if not isinstance(backward, bool):
+        raise TypeError(f"backward must be a bool, got {type(backward).__name__}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     generator = torch.Generator().manual_seed(_seed(seed))
     x = torch.randn(size, generator=generator, dtype=dtype)
     act = ACTIVATIONS[activation]
     if not backward:
-        return time_callable(lambda: act(x), min_run_time=min_run_time, max_run_time=max_run_time)
+
+        def forward() -> None:
+            act(x)
+
+        return forward
     x.requires_grad_()
     ones = torch.ones_like(x)
 
@@ -448,7 +799,7 @@ def time_activation(
         act(x).backward(ones)
         x.grad = None
 
-    return time_callable(forward_backward, min_run_time=min_run_time, max_run_time=max_run_time)
+    return forward_backward
 
 
 def time_training_step(
@@ -484,6 +835,31 @@ def time_training_step(
     -------
     Timing
     """
+    step = training_step_callable(
+        activation, width=width, depth=depth, batch=batch, n_features=n_features, seed=seed
+    )
+    return time_callable(step, min_run_time=min_run_time, max_run_time=max_run_time)
+
+
+class _Activation(torch.nn.Module):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.fn = ACTIVATIONS[name]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.fn(z)
+
+
+def training_step_callable(
+    activation: str,
+    *,
+    width: int = 256,
+    depth: int = 2,
+    batch: int = 256,
+    n_features: int = 64,
+    seed: int = 0,
+) -> Callable[[], None]:
+    """One training step of the network :func:`time_training_step` times, as a callable."""
     activation = _name(activation, "activation", list(ACTIVATIONS))
     width = _positive_int(width, "width")
     depth = _positive_int(depth, "depth")
@@ -497,10 +873,7 @@ def time_training_step(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for _ in range(depth):
-            layers += [
-                torch.nn.Linear(fan_in, width),
-                torch.nn.ReLU() if activation == "relu" else torch.nn.Softplus(),
-            ]
+            layers += [torch.nn.Linear(fan_in, width), _Activation(activation)]
             fan_in = width
         net = torch.nn.Sequential(*layers, torch.nn.Linear(fan_in, 1))
     opt = torch.optim.SGD(net.parameters(), lr=1e-3)
@@ -513,7 +886,118 @@ def time_training_step(
         torch.nn.functional.mse_loss(net(inputs), targets).backward()
         opt.step()
 
-    return time_callable(step, min_run_time=min_run_time, max_run_time=max_run_time)
+    return step
+
+
+@dataclass(frozen=True)
+class InterleavedTimings:
+    """Seconds per call of several callables, timed in alternation by :func:`time_interleaved`.
+
+    Attributes
+    ----------
+    times : dict of str to numpy.ndarray
+        One time per round (seconds per call, the mean of one block of calls) for each name.
+    calls_per_block : dict of str to int
+    """
+
+    times: dict[str, np.ndarray]
+    calls_per_block: dict[str, int]
+
+    def median(self, name: str) -> float:
+        """The median over the rounds."""
+        return float(np.median(self.times[name]))
+
+    def iqr(self, name: str) -> float:
+        """The interquartile range over the rounds."""
+        q25, q75 = np.percentile(self.times[name], [25, 75])
+        return float(q75 - q25)
+
+    def ratios(self, name: str, baseline: str) -> np.ndarray:
+        """``name``'s time over ``baseline``'s, round by round (both timed within one round)."""
+        return self.times[name] / self.times[baseline]
+
+
+def time_interleaved(
+    fns: dict[str, Callable[[], object]], *, rounds: int = 15, block_time: float = 0.005
+) -> InterleavedTimings:
+    """Time several callables in alternation: in every round, one block of calls each.
+
+    Each callable is warmed up (three calls), then given as many calls per block as fill about
+    ``block_time`` seconds. Every round times one block of each, in an order that rotates from
+    round to round, with :class:`timeit.Timer`. A disturbance (another program taking the core)
+    then falls on all contenders alike, and the per-round ratios of two of them stay paired.
+    """
+    import timeit
+
+    if not isinstance(fns, dict) or not fns:
+        raise TypeError("fns must be a non-empty dict of name -> callable")
+    for name, fn in fns.items():
+        if not callable(fn):
+            raise TypeError(f"fns[{name!r}] must be callable, got {type(fn).__name__}")
+    rounds = _positive_int(rounds, "rounds")
+    block_time = _positive_float(block_time, "block_time")
+    names = list(fns)
+    timers, number = {}, {}
+    for name in names:
+        for _ in range(3):
+            fns[name]()
+        timers[name] = timeit.Timer(fns[name])
+        once = min(timers[name].repeat(repeat=3, number=1))
+        number[name] = max(1, int(block_time / max(once, 1e-9)))
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            times[name].append(timers[name].timeit(number[name]) / number[name])
+    return InterleavedTimings(
+        times={name: np.array(t) for name, t in times.items()}, calls_per_block=number
+    )
+
+
+def ratio_verdict(ratios: object, *, low: float = 0.10, high: float = 0.20) -> str:
+    """A sentence on a set of per-round time ratios (contender / baseline) and a claimed
+    surcharge range ``[low, high]`` (fractions): the median surcharge, and whether the middle
+    half of the rounds leaves no doubt about its sign."""
+    r = np.asarray(ratios, dtype=np.float64).ravel()
+    if r.size == 0 or not np.all(np.isfinite(r)) or r.min() <= 0:
+        raise ValueError("ratios must be positive finite numbers")
+    q25, med, q75 = (float(v) for v in np.percentile(r, [25, 50, 75]))
+    text = f"median {100 * (med - 1):+.1f} % (middle half of the rounds {100 * (q25 - 1):+.1f} to "
+    text += f"{100 * (q75 - 1):+.1f} %): "
+    if q25 <= 1.0 <= q75:
+        return text + "within the noise, no measurable difference"
+    if q75 < 1.0:
+        return text + "FASTER than the baseline: a measured saving, not a surcharge"
+    if q75 < 1 + low:
+        where = "below"
+    elif q25 > 1 + high:
+        where = "above"
+    elif q25 >= 1 + low and q75 <= 1 + high:
+        where = "inside"
+    else:
+        where = "overlapping"
+    return text + f"slower, {where} the claimed {100 * low:.0f} to {100 * high:.0f} %"
+
+
+def fused_addmm_activations() -> dict[str, bool]:
+    """Which of :data:`ACTIVATIONS` PyTorch's fused ``bias + x @ w`` then activation,
+    ``torch.ops.aten._addmm_activation``, offers: read from the op's schema (an activation
+    it offers is a flag, ``use_<name>``; ReLU is its default) and checked on the CPU against
+    ``act(torch.addmm(...))``. Every name maps to False if the op does not exist."""
+    op = getattr(torch.ops.aten, "_addmm_activation", None)
+    offered = dict.fromkeys(ACTIVATIONS, False)
+    if op is None:
+        return offered
+    flags = {arg.name for arg in op.default._schema.arguments}
+    generator = torch.Generator().manual_seed(0)
+    bias, m1, m2 = (torch.randn(*s, generator=generator) for s in ((4,), (3, 5), (5, 4)))
+    for name, act in ACTIVATIONS.items():
+        flag = f"use_{name}"
+        if name != "relu" and flag not in flags:
+            continue
+        kwargs = {} if name == "relu" else {flag: True}
+        fused = op(bias, m1, m2, **kwargs)
+        offered[name] = bool(torch.allclose(fused, act(torch.addmm(bias, m1, m2)), atol=1e-6))
+    return offered
 
 
 # --- Poisson regression ----------------------------------------------------------------------
@@ -687,6 +1171,8 @@ class LBFGSFit:
     iterations : int
         L-BFGS iterations done (fewer than ``max_iter`` when it stopped early).
     final_loss : float
+    test_loss : float or None
+        The final network's mean squared error on held-out data, if given.
     """
 
     activation: str
@@ -695,6 +1181,7 @@ class LBFGSFit:
     evaluations: int
     iterations: int
     final_loss: float
+    test_loss: float | None = None
 
 
 def fit_lbfgs(
@@ -706,6 +1193,8 @@ def fit_lbfgs(
     seed: int = 0,
     max_iter: int = 200,
     history_size: int = 20,
+    x_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
 ) -> LBFGSFit:
     """Fit a one-hidden-layer network to ``(x, y)`` with L-BFGS (strong Wolfe line search).
 
@@ -729,6 +1218,8 @@ def fit_lbfgs(
         Most L-BFGS iterations.
     history_size : int
         How many recent steps L-BFGS keeps for its curvature estimate.
+    x_test, y_test : torch.Tensor, optional
+        Held-out inputs and targets (both or neither): then ``test_loss`` is recorded.
 
     Returns
     -------
@@ -743,6 +1234,11 @@ def fit_lbfgs(
     seed = _seed(seed)
     max_iter = _positive_int(max_iter, "max_iter")
     history_size = _positive_int(history_size, "history_size")
+    if (x_test is None) != (y_test is None):
+        raise ValueError("give both x_test and y_test, or neither")
+    if x_test is not None:
+        x_test = _tensor_2d(x_test, "x_test", columns=x.shape[1])
+        y_test = _tensor_2d(y_test, "y_test", columns=1)
     generator = torch.Generator().manual_seed(seed)
     w1, b1 = _init_layer(x.shape[1], hidden, generator)
     w2, b2 = _init_layer(hidden, 1, generator)
@@ -769,6 +1265,9 @@ def fit_lbfgs(
     opt.step(closure)
     with torch.no_grad():
         final = float(((act(x @ w1 + b1) @ w2 + b2 - y) ** 2).mean())
+        test = None
+        if x_test is not None:
+            test = float(((act(x_test @ w1 + b1) @ w2 + b2 - y_test) ** 2).mean())
     return LBFGSFit(
         activation=activation,
         seed=seed,
@@ -776,4 +1275,5 @@ def fit_lbfgs(
         evaluations=len(losses),
         iterations=int(opt.state[params[0]].get("n_iter", 0)),
         final_loss=final,
+        test_loss=test,
     )

@@ -22,8 +22,16 @@ S1 = "section 1, 'What torch.nn.Softplus computes'"
 S1_SWITCH = "section 1, 'What torch.nn.Softplus computes', (a) and (b)"
 S1_DTYPE = "section 1, 'What torch.nn.Softplus computes', (c) and steps 1 and 2"
 S3 = "section 3, 'threshold: the switch and its jump'"
+S3_LARGE = (
+    "section 3, 'threshold: the switch and its jump', and lesson 06, section 2: 1 + e^(-t) "
+    "rounds away the digits of e^(-t) before the logarithm sees them"
+)
 S4 = "section 4, 'A Softplus of your own: torch.autograd.Function'"
 S4_STABLE = "section 4, 'A Softplus of your own' (the stable form at its start)"
+S4_TAIL = (
+    "section 4, 'A Softplus of your own' (backward: compute σ(βx) so that it stays relatively "
+    "accurate when tiny; 1 minus a number near 1 keeps no digits, lesson 06 section 2)"
+)
 S5 = "section 5, 'Softplus keeps parameters positive'"
 S5_FORMS = "section 5, 'Softplus keeps parameters positive' (the two ways to write the formula)"
 
@@ -176,7 +184,10 @@ SOFTPLUS_LIKE_TORCH = Exercise(
             1.5,
             S1,
             Close(torch_softplus_ref, rtol=4 * EPS64, types=("ndarray",), dtype="float64"),
-            visible=[call(np.array([-3.0, 0.0, 2.0, 19.5, 20.0, 20.5, 25.0]))],
+            visible=[
+                call(np.array([-3.0, 0.0, 2.0, 19.5, 20.0, 20.5, 25.0])),
+                call(np.array([-INF, INF, math.nan, -1e30, 1e30])),
+            ],
             hidden=[
                 _default_grid("float64"),
                 _labelled(
@@ -254,7 +265,7 @@ THRESHOLD_JUMP = Exercise(
         Property(
             "12 digits also for large thresholds (t from 19 to 700), where e^(-t) is tiny",
             1.5,
-            S3,
+            S3_LARGE,
             Close(jump_ref, rtol=1e-12, types=A_FLOAT, dtype="float64"),
             visible=[call(1.0, 20.0), call(0.5, 40.0)],
             hidden=[
@@ -271,12 +282,13 @@ THRESHOLD_JUMP = Exercise(
             "defaults β = 1, threshold = 20, integer arguments, and a float out",
             0.5,
             S3,
-            Close(jump_ref, rtol=1e-12, types=A_FLOAT, dtype="float64"),
+            # precision is the property above's: here a relative 1e-6 is enough
+            Close(jump_ref, rtol=1e-6, types=A_FLOAT, dtype="float64"),
             visible=[call()],
             hidden=[
-                call(threshold=40.0),
+                call(threshold=3.0),
                 call(beta=4.0),
-                call(beta=0.5, threshold=90.0),
+                call(beta=0.5, threshold=4.5),
                 call(2, 20),
             ],
         ),
@@ -412,6 +424,22 @@ GRID_SHOWN = "torch.linspace(-60, 60, 241, dtype=torch.float64)"
 GRID_BETAS = (0.5, 1.0, 3.0)
 
 
+def _middle(beta):
+    return f"the values of {GRID_SHOWN} with |{beta!r}·x| <= 5"
+
+
+def _drawn_weighted(rng):
+    beta = float(round(10.0 ** rng.uniform(-0.5, 0.7), 3))
+    return [
+        sp_weighted(
+            rng.uniform(-5.0, 5.0, (2, 3)) / beta,
+            rng.normal(0.0, 1.0, (2, 3)),
+            beta,
+            "x: a (2, 3) float64 tensor with β·x in [-5, 5]",
+        )
+    ]
+
+
 def _grid_part(beta, relation):
     """The part of GRID where βx is at most, or above, 20 (the threshold F.softplus would use)."""
     return f"the values of {GRID_SHOWN} with {beta!r}·x {relation} 20"
@@ -474,8 +502,8 @@ SOFTPLUS_FUNCTION = Exercise(
             ],
         ),
         Property(
-            "backward: grad_output · σ(βx) for x, None for β (gradcheck passes)",
-            1.5,
+            "backward: grad_output · σ(βx) for x (βx >= -5), None for β (gradcheck passes)",
+            1.0,
             S4,
             Close(sp_ref, rtol=1e-13, **F64),
             visible=[sp_gradient([-2.0, 0.0, 3.0], b) for b in (1.0, 2.0)]
@@ -484,17 +512,25 @@ SOFTPLUS_FUNCTION = Exercise(
                     np.linspace(-4.0, 4.0, 9), 1.5, "torch.linspace(-4, 4, 9, dtype=torch.float64)"
                 )
             ],
-            hidden=[sp_gradient(GRID, b, shown=GRID_SHOWN) for b in GRID_BETAS]
+            hidden=[
+                sp_gradient(GRID[np.abs(b * GRID) <= 5.0], b, shown=_middle(b)) for b in GRID_BETAS
+            ]
             + [sp_weighted(X34, W34, 1.5, X34_SHOWN)]
-            + [sp_jacobian(np.array(x), b) for b, x in GRADCHECK_POINTS.items()],
-            drawn=lambda rng: [
-                sp_weighted(
-                    rng.uniform(-6.0, 6.0, (2, 3)),
-                    rng.normal(0.0, 1.0, (2, 3)),
-                    float(round(10.0 ** rng.uniform(-0.5, 0.7), 3)),
-                    "x: a (2, 3) float64 tensor with values in [-6, 6]",
-                )
+            + [
+                sp_jacobian(np.array([v for v in x if b * v >= -5.0]), b)
+                for b, x in GRADCHECK_POINTS.items()
             ],
+            drawn=_drawn_weighted,
+        ),
+        Property(
+            "the gradient σ(βx) to a relative 1e-13 also where it is tiny, βx from -5 down to -180",
+            0.5,
+            S4_TAIL,
+            Close(sp_ref, rtol=1e-13, **F64),
+            visible=[sp_gradient([-30.0, -10.0], 1.0)],
+            hidden=[sp_gradient(GRID, b, shown=GRID_SHOWN) for b in GRID_BETAS]
+            + [sp_gradient([-15.0, -40.0, -60.0], 3.0)],
+            drawn=lambda rng: [sp_gradient(-rng.uniform(20.0, 60.0, 4), 1.0)],
         ),
         Property(
             "no threshold, no overflow: exact above βx = 20, finite and exact for |x| up to 1e4",

@@ -3,8 +3,9 @@
 Instructor material: the hidden inputs below are what grading adds to the visible checks.
 References are computed here, in the grader: the dead-unit fraction by counting columns, the
 Poisson negative log-likelihood with mpmath at 40 digits (exact far inside every tolerance),
-its gradient (1 - k / rate) / n in float64 (within an ulp or two), and the six answers of
-Exercise 3, which are never sent to the student's kernel (its drivers only read the answer).
+its gradient (1 - k / rate) / n in float64 (within an ulp or two), and Exercise 3's two
+statistics by rerunning the learner's seeded experiment in the grader (train_shallow, one
+thread) on settings drawn per student.
 
 Tolerances. The old hidden test of ``poisson_nll`` allowed ``1e-14`` times the mean size of
 the terms ``|rate| + |k ln rate| + |ln k!|`` (``2e-6`` in float32), a tolerance that differs
@@ -25,7 +26,7 @@ from softplus_course.spec import Close, Equal, Exercise, LessonSpec, Property, R
 from softplus_course.wire import TensorInput
 
 S1 = "section 1, 'Dying ReLU units in a shallow network', and Exercise 1"
-S3 = "section 3, 'Positive outputs: a Poisson rate'"
+S3 = "section 6, 'Positive outputs: a Poisson rate', and Exercise 2's requirements"
 
 NUMBER = ("float", "int", "npscalar", "ndarray", "tensor")  # one number, of any kind
 
@@ -385,7 +386,8 @@ POISSON_NLL = Exercise(
             ],
         ),
         Property(
-            "integer counts (an int64 tensor) work too, with a float64 result",
+            "integer counts (an int64 tensor) give a float64 result as exact as float64 counts "
+            "(lgamma of an int64 tensor is computed in float32)",
             0.5,
             S3,
             # Old rule: 1e-14 x mean term size, 1e-13 of the value here.
@@ -447,95 +449,203 @@ POISSON_NLL = Exercise(
 )
 
 
-# --- Exercise 3: activation_choice, one test cell per scenario ---------------------------------
-# The right word of a scenario is the point of the exercise: it is judged on a hidden input
-# only, and never sent to the kernel (the driver reads the answer; the grader compares it).
-FORMAT_SOURCE = """\
-_key = {key!r}
-if not isinstance(activation_choice, dict):
-    result = f"no: activation_choice is a {{type(activation_choice).__name__}}, not a dict"
-elif _key not in activation_choice:
-    result = f"no: activation_choice has no key {{_key!r}} (keep the keys of the template)"
+# --- Exercise 3: paired_seed_comparison ---------------------------------------------------------
+# The learner's function runs a seeded experiment with the course's train_shallow; the grader
+# reruns the same experiment here (one thread, float64: the runs are bitwise reproducible on one
+# machine, and batched or seed-by-seed training give the same losses) and computes the two
+# statistics itself. Settings and data are drawn per student, so no printed number answers it.
+S8 = "section 8, 'Your own experiment', and 'How to read a comparison' at the top"
+
+
+def _final_losses(x, y, hidden, learning_rate, seeds, steps):
+    import torch
+
+    from softplus_course.experiments import train_shallow
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        xt = torch.tensor(np.asarray(x, dtype=np.float64))
+        yt = torch.tensor(np.asarray(y, dtype=np.float64))
+        return {
+            name: train_shallow(
+                name,
+                xt,
+                yt,
+                hidden=int(hidden),
+                learning_rates=[float(learning_rate)],
+                seeds=[int(s) for s in seeds],
+                steps=int(steps),
+            ).loss[-1]
+            for name in ("relu", "softplus")
+        }
+    finally:
+        torch.set_num_threads(threads)
+
+
+def lower_ref(x, y, hidden, learning_rate, seeds, steps, **_):
+    final = _final_losses(x, y, hidden, learning_rate, seeds, steps)
+    return float(np.mean(final["softplus"] < final["relu"]))
+
+
+def log_ratio_ref(x, y, hidden, learning_rate, seeds, steps, **_):
+    final = _final_losses(x, y, hidden, learning_rate, seeds, steps)
+    return float(np.median(np.log10(final["relu"] / final["softplus"])))
+
+
+def _kind_ok(**_):
+    return "a dict of two Python floats"
+
+
+EXPERIMENT_SOURCE = """\
+_r = paired_seed_comparison(x, y, hidden, learning_rate, list(seeds), steps)
+if not isinstance(_r, dict):
+    result = f"a {{type(_r).__name__}}, not a dict"
+elif {key!r} not in _r:
+    result = f"a dict without the key {key!r} (its keys: {{sorted(map(str, _r))}})"
 else:
-    _a = activation_choice[_key]
-    _ok = isinstance(_a, str) and _a.strip().lower() in ("softplus", "relu")
-    result = "yes" if _ok else f"no, it is {{_a!r}}"
+    result = _r[{key!r}]
 """
-ANSWER_SOURCE = """\
-_a = activation_choice[{key!r}]
-result = _a.strip().lower() if type(_a) is str else f"{{_a!r}}, a {{type(_a).__name__}}"
+KIND_EXPERIMENT_SOURCE = """\
+_r = paired_seed_comparison(x, y, hidden, learning_rate, list(seeds), steps)
+_keys = ("softplus_lower", "median_log_ratio")
+if not isinstance(_r, dict):
+    result = f"a {type(_r).__name__}, not a dict"
+elif sorted(_r) != sorted(_keys):
+    result = f"a dict with the keys {sorted(map(str, _r))}"
+else:
+    _bad = [f"{k}: {type(_r[k]).__name__}" for k in _keys if type(_r[k]) is not float]
+    result = "a dict of two Python floats" if not _bad else "not Python floats: " + ", ".join(_bad)
 """
 
 
-def _scenario(key: str, answer: str, section: str, what: str) -> Exercise:
-    def reference(kind, **_):
-        return {"format": "yes", "answer": answer}[kind]
+def _data(kind: str, n: int, seed: int):
+    from softplus_course.experiments import kinked_target, regression_data
 
-    return Exercise(
-        "activation_choice",
-        f"test_activation_choice_{key}",
-        [
-            Property(
-                f"the choice that {what} supports ('softplus' or 'relu')",
-                1.0,
-                f"Exercise 3 and {section}",
-                Equal(reference, types=("str",)),
-                visible=[
-                    code(
-                        FORMAT_SOURCE.format(key=key),
-                        f"whether activation_choice[{key!r}] is 'softplus' or 'relu'",
-                        kind="format",
-                    )
-                ],
-                hidden=[
-                    code(
-                        ANSWER_SOURCE.format(key=key),
-                        f"activation_choice[{key!r}] (spaces and capitals ignored)",
-                        kind="answer",
-                    )
-                ],
-            )
-        ],
+    x, y = regression_data(n, seed=seed)
+    if kind == "kinked":
+        y = kinked_target(x)
+    what = "regression_data" if kind == "smooth" else "kinked_target of regression_data"
+    return x.numpy(), y.numpy(), f"{what}({n}, seed={seed})"
+
+
+def _experiment(source, kind, n, data_seed, hidden, learning_rate, seeds, steps, what):
+    x, y, data = _data(kind, n, data_seed)
+    seeds = [int(s) for s in seeds]
+    label = (
+        f"{what} of paired_seed_comparison(x, y, hidden={hidden}, learning_rate={learning_rate}, "
+        f"seeds={seeds}, steps={steps}) with x, y = {data}"
+    )
+    return code(
+        source,
+        label,
+        x=TensorInput(x),
+        y=TensorInput(y),
+        hidden=hidden,
+        learning_rate=learning_rate,
+        seeds=seeds,
+        steps=steps,
     )
 
 
-SCENARIOS = [
-    _scenario(
-        "narrow_large_steps",
-        "softplus",
-        "section 1, the table for 8 units",
-        "the table for 8 units at learning rate 0.1",
-    ),
-    _scenario(
-        "narrow_small_steps",
-        "relu",
-        "section 1, the table for 8 units",
-        "the table for 8 units at learning rate 0.01",
-    ),
-    _scenario(
-        "wide_network",
-        "relu",
-        "section 1, the table for 64 units",
-        "the table for 64 units",
-    ),
-    _scenario(
-        "count_rate_link",
-        "softplus",
-        "section 3, the table of the three links",
-        "the table of the three links at learning rate 1",
-    ),
-    _scenario(
-        "second_order_fit",
-        "softplus",
-        "section 4, the L-BFGS table",
-        "the L-BFGS table",
-    ),
-    _scenario(
-        "cheapest_per_element",
-        "relu",
-        "section 2, the first table",
-        "the first table of section 2",
-    ),
+# (target, points, data seed, hidden, learning rate, seeds, steps): small enough to grade fast.
+VISIBLE_RUN = ("smooth", 48, 3, 6, 0.05, range(6), 80)
+HIDDEN_RUNS = [
+    ("smooth", 40, 5, 8, 0.02, range(10, 16), 100),
+    ("kinked", 48, 7, 4, 0.2, range(20, 27), 80),
 ]
 
-SPEC = LessonSpec("09_when_to_use", [DEAD_UNIT_FRACTION, POISSON_NLL, *SCENARIOS])
+
+def _drawn_run(rng):
+    n_seeds = int(rng.integers(5, 8))
+    first = int(rng.integers(0, 100))
+    return (
+        str(rng.choice(["smooth", "kinked"])),
+        int(rng.integers(32, 57)),
+        int(rng.integers(0, 1000)),
+        int(rng.choice([4, 6, 8])),
+        float(rng.choice([0.02, 0.05, 0.1, 0.2])),
+        range(first, first + n_seeds),
+        int(rng.choice([60, 80, 100])),
+    )
+
+
+def _runs(source, what):
+    return lambda run: _experiment(source, *run, what)
+
+
+_lower = _runs(EXPERIMENT_SOURCE.format(key="softplus_lower"), "'softplus_lower'")
+_ratio = _runs(EXPERIMENT_SOURCE.format(key="median_log_ratio"), "'median_log_ratio'")
+_kind = _runs(KIND_EXPERIMENT_SOURCE, "the type")
+
+PAIRED_SEED_COMPARISON = Exercise(
+    "paired_seed_comparison",
+    "test_paired_seed_comparison",
+    [
+        Property(
+            "'softplus_lower': the fraction of seeds on which softplus ends strictly lower than "
+            "relu of the same seed",
+            2.5,
+            S8,
+            # A count over the seeds divided by their number: exact up to rounding.
+            Close(lower_ref, rtol=0.0, atol=1e-9, types=NUMBER),
+            visible=[_lower(VISIBLE_RUN)],
+            hidden=[_lower(run) for run in HIDDEN_RUNS],
+            drawn=lambda rng: [_lower(_drawn_run(rng))],
+        ),
+        Property(
+            "'median_log_ratio': the median over seeds of log10(relu loss / softplus loss), "
+            "each ratio within one seed",
+            2.5,
+            S8,
+            # Same machine, same float64 training: rounding differences only (the ratio of
+            # the two medians, or a natural log, is off by far more).
+            Close(log_ratio_ref, rtol=1e-6, atol=1e-9, types=NUMBER),
+            visible=[_ratio(VISIBLE_RUN)],
+            hidden=[_ratio(run) for run in HIDDEN_RUNS],
+            drawn=lambda rng: [_ratio(_drawn_run(rng))],
+        ),
+        Property(
+            "returns a dict of two Python floats",
+            0.5,
+            S8,
+            Equal(_kind_ok, types=("str",)),
+            visible=[_kind(VISIBLE_RUN)],
+            hidden=[_kind(HIDDEN_RUNS[0])],
+        ),
+        Property(
+            "ValueError for fewer than 2 seeds",
+            0.5,
+            S8,
+            Raises(("ValueError",)),
+            visible=[
+                _experiment(
+                    EXPERIMENT_SOURCE.format(key="softplus_lower"),
+                    "smooth",
+                    32,
+                    0,
+                    4,
+                    0.1,
+                    [3],
+                    20,
+                    "'softplus_lower'",
+                )
+            ],
+            hidden=[
+                _experiment(
+                    EXPERIMENT_SOURCE.format(key="median_log_ratio"),
+                    "smooth",
+                    32,
+                    1,
+                    4,
+                    0.1,
+                    [],
+                    20,
+                    "'median_log_ratio'",
+                )
+            ],
+        ),
+    ],
+)
+
+SPEC = LessonSpec("09_when_to_use", [DEAD_UNIT_FRACTION, POISSON_NLL, PAIRED_SEED_COMPARISON])

@@ -14,20 +14,34 @@ import torch
 from softplus_course.experiments import (
     ACTIVATIONS,
     LINKS,
+    SMOOTH_RELUS,
+    Comparison,
+    InterleavedTimings,
     LBFGSFit,
     PoissonFit,
     Timing,
     TrainingRuns,
+    activation_callable,
+    compare_runs,
     fit_lbfgs,
     fit_poisson,
+    fused_addmm_activations,
     is_grading,
+    kinked_target,
+    matched_widths,
+    parameter_count,
     poisson_data,
+    rank_correlation,
+    ratio_verdict,
     regression_data,
     smooth_target,
     time_activation,
     time_callable,
+    time_interleaved,
     time_training_step,
+    train_mlp,
     train_shallow,
+    training_step_callable,
 )
 
 FAST = {"min_run_time": 0.002, "max_run_time": 0.02}
@@ -319,7 +333,7 @@ def test_time_activation_returns_a_timing(activation, backward):
 @pytest.mark.parametrize(
     ("kwargs", "error", "text"),
     [
-        ({"activation": "gelu"}, ValueError, "activation"),
+        ({"activation": "tanh"}, ValueError, "activation"),
         ({"size": 0}, ValueError, "size"),
         ({"backward": 1}, TypeError, "backward"),
         ({"dtype": torch.int32}, ValueError, "dtype"),
@@ -345,7 +359,7 @@ def test_time_training_step_leaves_the_global_generator_alone(activation):
 @pytest.mark.parametrize(
     ("kwargs", "error", "text"),
     [
-        ({"activation": "elu"}, ValueError, "activation"),
+        ({"activation": "tanh"}, ValueError, "activation"),
         ({"depth": 0}, ValueError, "depth"),
         ({"width": 2.5}, TypeError, "width"),
         ({"batch": True}, TypeError, "batch"),
@@ -459,3 +473,180 @@ def test_fit_lbfgs_rejects_bad_arguments(small_data, kwargs, error, text):
     arguments = {"activation": "relu", "x": x, "y": y, **kwargs}
     with pytest.raises(error, match=text):
         fit_lbfgs(arguments.pop("activation"), arguments.pop("x"), arguments.pop("y"), **arguments)
+
+
+# --- the second edition of lesson 09: depth, held-out loss, statistics, interleaved timing ----
+
+
+def test_new_activations_are_the_torch_functions():
+    z = torch.linspace(-3.0, 3.0, 13, dtype=torch.float64)
+    expected = {
+        "leaky_relu": torch.where(z > 0, z, 0.01 * z),
+        "elu": torch.where(z > 0, z, torch.expm1(z)),
+        "gelu": 0.5 * z * (1 + torch.erf(z / math.sqrt(2.0))),
+        "silu": z * torch.sigmoid(z),
+        "mish": z * torch.tanh(torch.nn.functional.softplus(z)),
+    }
+    assert set(SMOOTH_RELUS) == set(expected) and set(SMOOTH_RELUS) < set(ACTIVATIONS)
+    for name, want in expected.items():
+        assert torch.allclose(ACTIVATIONS[name](z), want, rtol=1e-12, atol=1e-14), name
+
+
+def test_kinked_target_is_a_triangle_wave_plus_half_x():
+    x = torch.tensor([-2.0, -1.0, 0.0, 0.5, 1.0, 2.0], dtype=torch.float64)
+    assert kinked_target(x).tolist() == pytest.approx([0.0, -1.5, 1.0, 0.25, -0.5, 2.0])
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        kinked_target([0.0])
+
+
+def test_parameter_count_and_matched_widths():
+    assert parameter_count([8]) == 25 and parameter_count([32]) == 97
+    assert parameter_count([8, 8]) == 97 and parameter_count([5, 5, 5, 5]) == 106
+    assert parameter_count([3], n_inputs=2) == 13
+    assert matched_widths(1, 97) == (32,) and matched_widths(2, 97) == (8, 8)
+    assert matched_widths(4, 97) == (5, 5, 5, 5)
+    with pytest.raises(ValueError, match="depth"):
+        matched_widths(0, 97)
+    with pytest.raises(TypeError, match="widths"):
+        parameter_count(8)
+
+
+def test_train_mlp_one_layer_equals_train_shallow(small_data):
+    x, y = small_data
+    kwargs = {"learning_rates": [0.01, 0.1], "seeds": [0, 5], "steps": 12, "record_every": 4}
+    shallow = train_shallow("relu", x, y, hidden=5, **kwargs)
+    mlp = train_mlp("relu", x, y, widths=(5,), **kwargs)
+    assert mlp.loss.tolist() == shallow.loss.tolist()
+    assert mlp.off_fraction.tolist() == shallow.off_fraction.tolist()
+    assert mlp.widths == (5,) and mlp.test_loss is None
+    assert mlp.units_off().tolist() == np.round(shallow.off_fraction[-1] * 5).tolist()
+    with pytest.raises(ValueError, match="widths"):
+        shallow.units_off()
+
+
+def test_train_mlp_deep_records_held_out_loss(small_data):
+    x, y = small_data
+    x_test, y_test = regression_data(16, seed=9)
+    runs = train_mlp(
+        "gelu", x, y, widths=(4, 3), learning_rates=[0.05], seeds=[1, 2, 3], steps=6,
+        record_every=3, x_test=x_test, y_test=y_test,
+    )  # fmt: skip
+    assert runs.loss.shape == runs.test_loss.shape == runs.off_fraction.shape == (3, 3)
+    # Seven hidden units over two layers: the off fraction is a multiple of 1/7.
+    assert bool(np.all(np.isclose(runs.off_fraction * 7, np.round(runs.off_fraction * 7))))
+    # The held-out loss before training is that of the initial network on the test data.
+    gen = torch.Generator().manual_seed(1)
+    params, fan_in = [], 1
+    for width in (4, 3, 1):
+        bound = 1.0 / math.sqrt(fan_in)
+        w = (2.0 * torch.rand(fan_in, width, generator=gen, dtype=torch.float64) - 1.0) * bound
+        b = (2.0 * torch.rand(1, width, generator=gen, dtype=torch.float64) - 1.0) * bound
+        params += [w, b]
+        fan_in = width
+    h = x_test
+    for i in (0, 2):
+        h = torch.nn.functional.gelu(h @ params[i] + params[i + 1])
+    want = float(((h @ params[4] + params[5] - y_test) ** 2).mean())
+    assert runs.test_loss[0, 0] == pytest.approx(want, rel=1e-12)
+    with pytest.raises(ValueError, match="both x_test and y_test"):
+        train_mlp("relu", x, y, x_test=x_test)
+    with pytest.raises(ValueError, match="activation"):
+        train_mlp("tanh", x, y)
+
+
+def test_compare_runs_paired_exact_and_sampled():
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    c = compare_runs(a, 2 * a, paired=True)
+    # All four log-ratios equal: only the two all-same-sign flips reach the observed mean.
+    assert isinstance(c, Comparison) and c.exact and c.p_value == pytest.approx(2 / 16)
+    assert c.a_lower == 1.0 and c.median_a == 2.5 and c.median_b == 5.0
+    assert c.quartiles_a == pytest.approx((1.75, 3.25))
+    big = compare_runs(np.arange(1.0, 41.0), np.arange(1.0, 41.0) * 1.5, paired=True)
+    assert not big.exact and big.p_value == pytest.approx(1 / 20_001)
+    same = compare_runs(a, a, paired=True)
+    assert same.p_value == 1.0 and same.a_lower == 0.0
+    assert "p = " in str(c)
+    with pytest.raises(ValueError, match="as many"):
+        compare_runs(a, a[:3], paired=True)
+    with pytest.raises(ValueError, match="positive"):
+        compare_runs([0.0, 1.0], [1.0, 1.0], paired=True)
+
+
+def test_compare_runs_unpaired():
+    c = compare_runs([1.0, 2.0], [3.0, 4.0, 5.0], paired=False)
+    # C(5, 2) = 10 relabellings, all enumerated; only the observed one and its mirror (a and
+    # b swapped is a different split here, so just one) are as extreme.
+    assert c.exact and c.a_lower == 1.0
+    assert c.p_value == pytest.approx(1 / 10)
+    d = compare_runs(np.arange(1.0, 21.0), np.arange(1.0, 21.0), paired=False)
+    assert not d.exact and d.p_value > 0.9 and d.a_lower == pytest.approx(0.5)
+
+
+def test_rank_correlation():
+    rho, p = rank_correlation([0, 1, 2, 3, 4, 5], [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], resamples=2000)
+    assert rho == pytest.approx(1.0) and p < 0.01
+    rho, _ = rank_correlation([0, 0, 1, 1], [4.0, 3.0, 2.0, 1.0], resamples=100)
+    assert rho == pytest.approx(-math.sqrt(0.8))
+    with pytest.raises(ValueError, match="same length"):
+        rank_correlation([1, 2, 3], [1, 2])
+
+
+def test_activation_and_training_step_callables_run():
+    for name in ACTIVATIONS:
+        activation_callable(name, 10)()
+        activation_callable(name, 10, backward=True)()
+    step = training_step_callable("mish", width=4, depth=1, batch=3, n_features=2)
+    step()
+    with pytest.raises(ValueError, match="activation"):
+        activation_callable("tanh", 10)
+
+
+def test_time_interleaved_alternates_and_orders_work():
+    cheap = torch.ones(10)
+    dear = torch.ones(200_000)
+    t = time_interleaved(
+        {"cheap": lambda: cheap.sum(), "dear": lambda: torch.exp(dear)}, rounds=4,
+        block_time=0.002,
+    )  # fmt: skip
+    assert isinstance(t, InterleavedTimings)
+    assert set(t.times) == {"cheap", "dear"} and all(v.shape == (4,) for v in t.times.values())
+    assert t.median("dear") > t.median("cheap") and t.iqr("cheap") >= 0
+    assert bool(np.all(t.ratios("dear", "cheap") > 1))
+    with pytest.raises(TypeError, match="fns"):
+        time_interleaved({})
+
+
+@pytest.mark.parametrize(
+    ("ratios", "text"),
+    [
+        ([0.95, 1.0, 1.05, 1.1], "within the noise"),
+        ([0.6, 0.8, 0.85, 0.9], "FASTER"),
+        ([1.02, 1.04, 1.05, 1.06], "below the claimed 10 to 20 %"),
+        ([1.12, 1.14, 1.15, 1.18], "inside the claimed"),
+        ([1.3, 1.4, 1.5, 1.6], "above the claimed"),
+        ([1.05, 1.1, 1.15, 1.2], "overlapping the claimed"),
+    ],
+)
+def test_ratio_verdict(ratios, text):
+    assert text in ratio_verdict(ratios)
+
+
+def test_ratio_verdict_rejects_bad_ratios():
+    with pytest.raises(ValueError, match="positive"):
+        ratio_verdict([1.0, -1.0])
+
+
+def test_fused_addmm_activations_offers_relu_and_gelu_not_softplus():
+    offered = fused_addmm_activations()
+    assert set(offered) == set(ACTIVATIONS)
+    assert offered["relu"] and offered["gelu"] and not offered["softplus"]
+
+
+def test_fit_lbfgs_records_the_held_out_loss(small_data):
+    x, y = small_data
+    x_test, y_test = regression_data(8, seed=4)
+    fit = fit_lbfgs("softplus", x, y, hidden=3, seed=0, max_iter=5, x_test=x_test, y_test=y_test)
+    assert fit.test_loss is not None and fit.test_loss > 0
+    assert fit_lbfgs("relu", x, y, hidden=3, seed=0, max_iter=5).test_loss is None
+    with pytest.raises(ValueError, match="both x_test and y_test"):
+        fit_lbfgs("relu", x, y, x_test=x_test)

@@ -28,9 +28,10 @@ REVIEWED = {
     },
     "07_pytorch": {
         ("md-27", "600,000"): "the cell prints 5.7e+05 spacings ('almost 600,000')",
+        ("md-67", "0.02"): "the noise level of the fit's data, chosen (in code-68)",
     },
     "09_when_to_use": {
-        ("md-24", "0.5"): "a coefficient of the data's generating formula, chosen",
+        ("md-22", "2 \\times 10^{-5}"): "the graded float32 tolerance of poisson_nll, stated",
     },
 }
 

@@ -7,6 +7,7 @@ reach the network, see or write the course, outlive grading, fill the disk, fork
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -251,3 +252,32 @@ def test_grading_without_the_sandbox_is_recorded(tmp_path):
 def test_limits_reject_nonsense():
     with pytest.raises(ValueError, match="memory_mb"):
         Limits(memory_mb=0)
+
+
+def test_the_kernel_imports_the_package_the_grader_bound(tmp_path):
+    # An instructor grading from another checkout than the one installed (an editable install
+    # elsewhere, or an older copy in site-packages): the kernel must get the grader's package.
+    copy = tmp_path / "other_checkout"
+    copy.mkdir()
+    import softplus_course
+
+    shutil.copytree(Path(softplus_course.__file__).parent, copy / "softplus_course")
+    grader = textwrap.dedent(
+        f"""
+        import subprocess, sys
+        sys.path.insert(0, {str(copy)!r})
+        import softplus_course
+        from softplus_course.pipeline.sandbox import Limits, Sandbox
+        assert softplus_course.__file__.startswith({str(copy)!r}), softplus_course.__file__
+        with Sandbox(Limits(), slot=7) as box:
+            code = "import softplus_course, softplus_course.checks; print(softplus_course.__file__)"
+            done = subprocess.run(box.command([sys.executable, "-c", code]),
+                                  capture_output=True, text=True, timeout=60, cwd=box.ipc_dir)
+        print(done.stdout + done.stderr)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", grader], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(copy / "softplus_course" / "__init__.py"), done.stdout

@@ -392,6 +392,9 @@ def kernel_environment() -> dict[str, str]:
         "XDG_CACHE_HOME": "/tmp/cache",
         "XDG_CONFIG_HOME": "/tmp/config",
         "PYTHONDONTWRITEBYTECODE": "1",
+        # The kernel imports the helper package the grader bound (_python_binds), even where
+        # an editable install in the environment points at another checkout, which is not bound.
+        "PYTHONPATH": str(Path(softplus_course.__file__).parent.parent),
     }
     env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
     return env
