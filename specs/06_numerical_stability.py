@@ -164,7 +164,7 @@ EXP_OVERFLOW = Exercise(
             hidden=_dtype_cases("exp_overflow_threshold", ["float16"]),
         ),
         Property(
-            "a np.dtype works like its type: np.dtype('float32') gives the float32 answer",
+            "a np.dtype works like its type: np.dtype('float64') as np.float64, and so on",
             0.5,
             S1,
             ExactEdge("float64"),
@@ -268,7 +268,7 @@ ULP_DISTANCE = Exercise(
     "test_ulp_distance",
     [
         Property(
-            "float64: the number of floats between two non-negative numbers, as an int",
+            "float64: the steps between two non-negative numbers, in either order, as an int",
             1.25,
             S3,
             Count(distance_ref),
@@ -283,7 +283,7 @@ ULP_DISTANCE = Exercise(
             drawn=lambda rng: _near_pairs(rng, -300, 300, np.float64),
         ),
         Property(
-            "float32: counts the float32 numbers in between",
+            "float32: counts the steps between float32 numbers",
             1.0,
             S3,
             Count(distance_ref),
@@ -602,7 +602,7 @@ UNDERFLOW = Exercise(
         _underflow_property("float32"),
         _underflow_property("float16"),
         Property(
-            "a np.dtype works like its type: np.dtype('float32') gives the float32 answer",
+            "a np.dtype works like its type: np.dtype('float64') as np.float64, and so on",
             0.5,
             S7,
             UnderflowEdge(),

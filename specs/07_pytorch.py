@@ -533,7 +533,7 @@ SOFTPLUS_FUNCTION = Exercise(
             drawn=lambda rng: [sp_gradient(-rng.uniform(20.0, 60.0, 4), 1.0)],
         ),
         Property(
-            "no threshold, no overflow: exact above βx = 20, finite and exact for |x| up to 1e4",
+            "no overflow: exact above βx = 20, finite and exact for |x| up to 1e4",
             1.5,
             S4_STABLE,
             Close(sp_ref, rtol=1e-15, atol=1e-300, **F64),
@@ -652,7 +652,7 @@ INVERSE_SOFTPLUS = Exercise(
             ],
         ),
         Property(
-            "float32 in, float32 out, to float32 precision (about 4 ULP)",
+            "float32 in, float32 out, within a relative 4 float32 machine epsilons",
             0.5,
             S5,
             Close(inverse_ref, rtol=4 * EPS32, types=ONE_TENSOR, dtype="float32"),

@@ -182,7 +182,11 @@ UPDATE_EDGE = Exercise(
             1.5,
             S2,
             EDGE,
-            visible=[edge_case(0.1, 3.0, "float32"), edge_case(0.1, -0.75, "float32")],
+            visible=[
+                edge_case(0.1, 3.0, "float32"),
+                edge_case(0.1, -0.75, "float32"),
+                edge_case(0.1, -2.0, "float32"),
+            ],
             hidden=[
                 edge_case(lr, w, "float32")
                 for lr, w in [
@@ -207,12 +211,12 @@ UPDATE_EDGE = Exercise(
                 edge_case(lr, w, name)
                 for lr, w, name in [
                     (0.5, 1.0, "float16"),
-                    (0.2, -1.0, "float16"),
+                    (0.2, -1.5, "float16"),
                     (1.0, 2.0, "float16"),
                     (0.05, 0.25, "float16"),
-                    (0.3, -0.5, "float16"),
+                    (0.3, -0.75, "float16"),
                     (1.0, 1.0, "float64"),
-                    (0.001, -2.0, "float64"),
+                    (0.001, -3.0, "float64"),
                     (0.1, 1000.0, "float64"),
                 ]
             ],

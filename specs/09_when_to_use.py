@@ -68,6 +68,8 @@ NAN_INF = np.zeros((3, 4))
 NAN_INF[:, 0], NAN_INF[1, 1], NAN_INF[:, 2] = np.nan, np.nan, np.inf
 VISIBLE_3X3 = np.array([[0.0, 1.5, 0.0], [0.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
 SOFTPLUS_LIKE = np.array([[0.01, 2e-9], [0.02, 1e-300]])
+# Leaky-ReLU outputs: a column of negatives is off but not exactly 0, so it is not counted.
+LEAKY_LIKE = np.array([[0.0, -0.01, 0.5], [0.0, -0.02, 0.0]])
 INTS = np.array([[0, 3, 0], [0, 0, 1]])
 
 
@@ -135,7 +137,7 @@ DEAD_UNIT_FRACTION = Exercise(
             S1,
             # The old hidden test: |got - want| <= 1e-15 (a fraction dead / units is exact).
             Close(dead_ref, rtol=0.0, atol=1e-15, types=NUMBER),
-            visible=[call(VISIBLE_3X3), call(SOFTPLUS_LIKE)],
+            visible=[call(VISIBLE_3X3), call(SOFTPLUS_LIKE), call(LEAKY_LIKE)],
             hidden=[
                 _dead(A40, "a 40 x 10 float64 array with 3 zero columns"),
                 _dead(A40.astype(np.float32), "a 40 x 10 float32 array with 3 zero columns"),
