@@ -45,7 +45,7 @@ from .notebooks import execute, fill_answers
 
 EXECUTE_TARGET_S = 20.0
 RATIO_TARGET = 1.3
-CLASS_TARGET_MIN = 45.0  # 200 students x every lesson (8) with JOBS=2
+CLASS_TARGET_MIN = 45.0  # 200 students x every lesson (9) with JOBS=2
 CLASS_STUDENTS = 200
 # Lesson 09 runs real (small) training experiments: its issue sets 45 s to execute, and 10 s to
 # autograde, which the lesson meets by running its smallest configuration under nbgrader.

@@ -141,7 +141,7 @@ __all__ = [
 
 # nbgrader's own format for timestamp.txt (what its `collect` writes; its parse_utc reads it).
 MAX_NOTEBOOK_MB = 32.0  # a lesson notebook with its outputs is well under 5 MB
-MAX_ENTRIES = 100_000  # 200 students x 8 lessons x a few files, with room to spare
+MAX_ENTRIES = 100_000  # 200 students x 9 lessons x a few files, with room to spare
 # A course student id: a folder name in submitted/, and nbgrader's Student.id (128 characters).
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 
