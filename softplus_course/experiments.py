@@ -289,11 +289,12 @@ def train_shallow(
     One network is trained for every pair (learning rate, seed), all of them at once: their
     weights are stacked along a leading axis and each network's loss is added to the total, so
     each network receives exactly the gradient of its own loss. Full-batch training, float64.
+    It is :func:`train_mlp` with one hidden layer of ``hidden`` units.
 
     Parameters
     ----------
-    activation : {"relu", "softplus"}
-        The hidden units' activation.
+    activation : str
+        The hidden units' activation, a key of :data:`ACTIVATIONS`.
     x, y : torch.Tensor
         Inputs ``(n, d)`` and targets ``(n, 1)``.
     hidden : int
@@ -315,62 +316,17 @@ def train_shallow(
     -------
     TrainingRuns
     """
-    activation = _name(activation, "activation", list(ACTIVATIONS))
-    optimizer = _name(optimizer, "optimizer", ["adam", "sgd"])
-    x = _tensor_2d(x, "x")
-    y = _tensor_2d(y, "y", columns=1)
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"x and y must have as many rows, got {x.shape[0]} and {y.shape[0]}")
-    hidden = _positive_int(hidden, "hidden")
-    rates = _sequence(learning_rates, "learning_rates", _positive_float)
-    seed_list = _sequence(seeds, "seeds", _seed)
-    steps = _positive_int(steps, "steps")
-    record_every = _positive_int(record_every, "record_every")
-    if bias_init is not None:
-        if isinstance(bias_init, bool) or not isinstance(bias_init, (int, float)):
-            raise TypeError(f"bias_init must be a number or None, got {type(bias_init).__name__}")
-        if not math.isfinite(bias_init):
-            raise ValueError(f"bias_init must be finite, got {bias_init!r}")
-
-    # One parameter group per learning rate, holding the networks of all seeds stacked along
-    # a leading axis: the optimisers work elementwise, so this is exactly one optimiser per
-    # network, and one batched forward pass trains them all.
-    groups = []
-    for rate in rates:
-        layers = []
-        for seed in seed_list:
-            generator = torch.Generator().manual_seed(seed)
-            w1, b1 = _init_layer(x.shape[1], hidden, generator)
-            w2, b2 = _init_layer(hidden, 1, generator)
-            if bias_init is not None:
-                b1.fill_(float(bias_init))
-            layers.append((w1, b1, w2, b2))
-        stacked = [torch.stack(p).requires_grad_() for p in zip(*layers, strict=True)]
-        groups.append({"params": stacked, "lr": rate})
-    opt = torch.optim.Adam(groups, foreach=True) if optimizer == "adam" else torch.optim.SGD(groups)
-    act = ACTIVATIONS[activation]
-
-    recorded_steps, losses, offs = [], [], []
-    for step in range(steps + 1):
-        w1, b1, w2, b2 = (torch.cat(p) for p in zip(*(g["params"] for g in groups), strict=True))
-        z = x @ w1 + b1  # (runs, n, hidden): the pre-activations
-        loss = ((act(z) @ w2 + b2 - y) ** 2).mean(dim=(1, 2))
-        if step % record_every == 0 or step == steps:
-            recorded_steps.append(step)
-            losses.append(loss.detach().numpy().copy())
-            offs.append((z <= 0).all(dim=1).to(DTYPE).mean(dim=1).detach().numpy().copy())
-        if step == steps:
-            break
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        opt.step()
-    return TrainingRuns(
-        activation=activation,
-        steps=np.array(recorded_steps),
-        loss=np.array(losses),
-        off_fraction=np.array(offs),
-        learning_rates=np.repeat(np.array(rates), len(seed_list)),
-        seeds=np.tile(np.array(seed_list), len(rates)),
+    return train_mlp(
+        activation,
+        x,
+        y,
+        widths=(_positive_int(hidden, "hidden"),),
+        learning_rates=learning_rates,
+        seeds=seeds,
+        steps=steps,
+        record_every=record_every,
+        optimizer=optimizer,
+        bias_init=bias_init,
     )
 
 
@@ -412,13 +368,15 @@ def train_mlp(
     record_every: int = 10,
     x_test: torch.Tensor | None = None,
     y_test: torch.Tensor | None = None,
+    optimizer: str = "adam",
+    bias_init: float | None = None,
 ) -> TrainingRuns:
     """Train multilayer perceptrons ``x -> widths[0] -> ... -> 1`` with Adam on the MSE.
 
-    Like :func:`train_shallow` (and with ``widths=(hidden,)`` the same networks from the same
-    initial weights), for any number of hidden layers, and with the loss on held-out data
-    recorded beside the training loss. A unit is *off* when its pre-activation is <= 0 for
-    every training input; ``off_fraction`` is over all hidden units of all layers.
+    :func:`train_shallow` is its one-layer case (``widths=(hidden,)``); this one takes any
+    number of hidden layers, and records the loss on held-out data beside the training loss.
+    A unit is *off* when its pre-activation is <= 0 for every training input;
+    ``off_fraction`` is over all hidden units of all layers.
 
     Parameters
     ----------
@@ -432,16 +390,26 @@ def train_mlp(
         As for :func:`train_shallow`.
     x_test, y_test : torch.Tensor, optional
         Held-out inputs and targets (both or neither); then ``test_loss`` is recorded.
+    optimizer : {"adam", "sgd"}
+        :class:`torch.optim.Adam` (default settings) or plain gradient descent.
+    bias_init : float, optional
+        If given, every bias of the first hidden layer starts at this value instead of at random.
 
     Returns
     -------
     TrainingRuns
     """
     activation = _name(activation, "activation", list(ACTIVATIONS))
+    optimizer = _name(optimizer, "optimizer", ["adam", "sgd"])
     x = _tensor_2d(x, "x")
     y = _tensor_2d(y, "y", columns=1)
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"x and y must have as many rows, got {x.shape[0]} and {y.shape[0]}")
+    if bias_init is not None:
+        if isinstance(bias_init, bool) or not isinstance(bias_init, (int, float)):
+            raise TypeError(f"bias_init must be a number or None, got {type(bias_init).__name__}")
+        if not math.isfinite(bias_init):
+            raise ValueError(f"bias_init must be finite, got {bias_init!r}")
     width_list = _sequence(widths, "widths", _positive_int)
     rates = _sequence(learning_rates, "learning_rates", _positive_float)
     seed_list = _sequence(seeds, "seeds", _seed)
@@ -464,10 +432,18 @@ def train_mlp(
             for width in [*width_list, 1]:
                 params += _init_layer(fan_in, width, generator)
                 fan_in = width
+            if bias_init is not None:
+                params[1].fill_(float(bias_init))
             nets.append(params)
+        # One parameter group per learning rate, holding the networks of all seeds stacked along
+        # a leading axis: the optimisers work elementwise, so this is exactly one optimiser per
+        # network, and one batched forward pass trains them all.
         stacked = [torch.stack(p).requires_grad_() for p in zip(*nets, strict=True)]
         groups.append({"params": stacked, "lr": rate})
-    opt = torch.optim.Adam(groups, foreach=True)  # one fused update: same numbers, faster
+    if optimizer == "adam":
+        opt = torch.optim.Adam(groups, foreach=True)  # one fused update: same numbers, faster
+    else:
+        opt = torch.optim.SGD(groups)
     act = ACTIVATIONS[activation]
     n_hidden = sum(width_list)
 

@@ -5,6 +5,7 @@ Every test runs tiny configurations, so the whole file takes a few seconds on on
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -520,8 +521,10 @@ def test_train_mlp_one_layer_equals_train_shallow(small_data):
     assert mlp.off_fraction.tolist() == shallow.off_fraction.tolist()
     assert mlp.widths == (5,) and mlp.test_loss is None
     assert mlp.units_off().tolist() == np.round(shallow.off_fraction[-1] * 5).tolist()
+    # train_shallow is train_mlp's one-layer case, so its runs know their widths too.
+    assert shallow.widths == (5,) and shallow.units_off().tolist() == mlp.units_off().tolist()
     with pytest.raises(ValueError, match="widths"):
-        shallow.units_off()
+        dataclasses.replace(shallow, widths=()).units_off()  # runs that did not record them
 
 
 def test_train_mlp_deep_records_held_out_loss(small_data):
