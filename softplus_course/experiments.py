@@ -37,6 +37,10 @@ import numpy as np
 import torch
 from torch.utils import benchmark
 
+from softplus_course._arguments import finite_number as _finite
+from softplus_course._arguments import positive_number as _positive_float
+from softplus_course._arguments import whole_number as _positive_int
+
 __all__ = [
     "ACTIVATIONS",
     "SMOOTH_RELUS",
@@ -103,22 +107,6 @@ def _name(value: object, argument: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{argument} must be one of {list(choices)}, got {value!r}")
     return value
-
-
-def _positive_int(value: object, argument: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{argument} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{argument} must be at least {minimum}, got {value}")
-    return int(value)
-
-
-def _positive_float(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{argument} must be a number, got {type(value).__name__}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{argument} must be a positive finite number, got {value!r}")
-    return float(value)
 
 
 def _seed(value: object, argument: str = "seed") -> int:
@@ -716,7 +704,8 @@ def time_activation(
 
     Parameters
     ----------
-    activation : {"relu", "softplus"}
+    activation : str
+        A key of :data:`ACTIVATIONS`.
     size : int
         Number of elements.
     backward : bool
@@ -797,7 +786,8 @@ def time_training_step(
 
     Parameters
     ----------
-    activation : {"relu", "softplus"}
+    activation : str
+        A key of :data:`ACTIVATIONS`.
     width, depth : int
         Units per hidden layer, and hidden layers.
     batch, n_features : int
@@ -1021,14 +1011,6 @@ def poisson_data(
     return x, counts, rate
 
 
-def _finite(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{argument} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{argument} must be finite, got {value!r}")
-    return float(value)
-
-
 @dataclass(frozen=True)
 class PoissonFit:
     """The result of :func:`fit_poisson`.
@@ -1183,7 +1165,8 @@ def fit_lbfgs(
 
     Parameters
     ----------
-    activation : {"relu", "softplus"}
+    activation : str
+        A key of :data:`ACTIVATIONS`.
     x, y : torch.Tensor
         Inputs ``(n, d)`` and targets ``(n, 1)``.
     hidden : int

@@ -26,6 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from softplus_course._arguments import finite_number as _real
+from softplus_course._arguments import positive_number as _positive
+from softplus_course._arguments import whole_number as _count
+
 __all__ = [
     "DTYPES",
     "OPTIMIZERS",
@@ -44,29 +48,6 @@ OPTIMIZERS = ("sgd", "adam")
 
 
 # --- argument checks -------------------------------------------------------------------------
-
-
-def _real(value: object, argument: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{argument} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{argument} must be finite, got {value!r}")
-    return float(value)
-
-
-def _positive(value: object, argument: str) -> float:
-    number = _real(value, argument)
-    if number <= 0:
-        raise ValueError(f"{argument} must be positive, got {value!r}")
-    return number
-
-
-def _count(value: object, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{argument} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{argument} must be at least 1, got {value}")
-    return int(value)
 
 
 def _dtype(value: object) -> torch.dtype:
